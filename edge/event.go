@@ -1,0 +1,235 @@
+package edge
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Kind names what an Event reports.
+type Kind string
+
+// Raw device events. They stay in the gateway: the outbox refuses them, so a
+// raw card UID or barcode can never leave the store.
+const (
+	KindCardRead     Kind = "card.read"     // a card was presented to a reader
+	KindScan         Kind = "scan"          // a barcode was scanned
+	KindDoorCrossing Kind = "door.crossing" // people crossed a door
+)
+
+// Business events. The engine writes them to the outbox before anyone is told
+// about them; the uplink sends them to HQ.
+const (
+	KindRecognition  Kind = "member.recognised" // a member was identified at a place
+	KindOfferShown   Kind = "offer.shown"       // an offer was put on a screen
+	KindFootfall     Kind = "footfall.interval" // a closed counting interval of a door
+	KindDeviceStatus Kind = "device.status"     // a device came up, went down or degraded
+	KindErased       Kind = "member.erased"     // an erasure request from HQ was carried out
+)
+
+// Local reports whether events of this kind must never leave the gateway.
+func (k Kind) Local() bool {
+	return k == KindCardRead || k == KindScan || k == KindDoorCrossing
+}
+
+// Topic returns the kind's segment in uplink topics
+// (redcarpet/v1/{tenant}/{store}/up/{topic}).
+func (k Kind) Topic() string {
+	switch k {
+	case KindRecognition:
+		return "recognition"
+	case KindOfferShown:
+		return "exposure"
+	case KindFootfall:
+		return "footfall"
+	case KindDeviceStatus:
+		return "device"
+	case KindErased:
+		return "erasure"
+	}
+	return ""
+}
+
+// Priority orders the uplink: 0 goes first. Within a priority, order is kept.
+// Priority 0 (aggregates, device health, erasure acknowledgements) is never
+// dropped; under the outbox quota, priority 2 (exposure logs) goes first,
+// then priority 1 (recognitions).
+func (k Kind) Priority() int {
+	switch k {
+	case KindFootfall, KindDeviceStatus, KindErased:
+		return 0
+	case KindRecognition:
+		return 1
+	default:
+		return 2
+	}
+}
+
+// Event is the one value that flows from drivers to the engine and from the
+// engine to the outbox. Exactly one payload field is set, the one that
+// matches Kind.
+type Event struct {
+	// ID is stable once assigned: the outbox assigns "<epoch>-<seq>" when the
+	// event is appended, and HQ deduplicates on it. Raw events have no ID.
+	ID     string    `json:"id,omitempty"`
+	Kind   Kind      `json:"kind"`
+	Source string    `json:"source"` // device name, or "engine"
+	Time   time.Time `json:"time"`
+
+	Card        *CardRead     `json:"card,omitempty"`
+	Scan        *Scan         `json:"scan,omitempty"`
+	Crossing    *Crossing     `json:"crossing,omitempty"`
+	Recognition *Recognition  `json:"recognition,omitempty"`
+	Exposure    *Exposure     `json:"exposure,omitempty"`
+	Footfall    *Footfall     `json:"footfall,omitempty"`
+	Device      *DeviceStatus `json:"device,omitempty"`
+	Erased      *Erased       `json:"erased,omitempty"`
+}
+
+// CardRead is a card presented to a reader. The UID is never serialised.
+type CardRead struct {
+	UID []byte `json:"-"`
+}
+
+// ScanClass is what a scanned code is, decided by the scanner driver.
+type ScanClass string
+
+// Scan classes.
+const (
+	ScanLoyalty ScanClass = "loyalty" // a member's loyalty card
+	ScanList    ScanClass = "list"    // a member's personal shopping list
+	ScanCoupon  ScanClass = "coupon"  // a paper or digital coupon
+	ScanProduct ScanClass = "product" // an article
+	ScanUnknown ScanClass = ""        // not classified
+)
+
+// Scan is one barcode read. The code is never serialised: loyalty and list
+// codes identify members.
+type Scan struct {
+	Code      string    `json:"-"`
+	Symbology string    `json:"symbology,omitempty"` // AIM identifier such as "]E0", when known
+	Class     ScanClass `json:"class,omitempty"`
+}
+
+// Direction of a door crossing.
+type Direction string
+
+// Directions.
+const (
+	In  Direction = "in"
+	Out Direction = "out"
+)
+
+// Crossing is one or more people crossing a door in one direction.
+type Crossing struct {
+	Dir   Direction `json:"dir"`
+	Count int       `json:"count"`
+}
+
+// Via is how a member was identified.
+type Via string
+
+// Identification means.
+const (
+	ViaCard    Via = "card"
+	ViaBarcode Via = "barcode"
+)
+
+// Recognition is a member identified at a zone, lane or door.
+type Recognition struct {
+	MemberID string `json:"member_id"`
+	Via      Via    `json:"via"`
+	Zone     string `json:"zone,omitempty"`
+	Lane     string `json:"lane,omitempty"`
+	Door     string `json:"door,omitempty"`
+	// NewVisit is true for the member's first recognition of a visit.
+	NewVisit bool `json:"new_visit"`
+}
+
+// Channel is where offers appear.
+type Channel string
+
+// Channels.
+const (
+	ChannelSignage  Channel = "signage"
+	ChannelCheckout Channel = "checkout"
+)
+
+// Exposure is an offer shown to a member on a screen.
+type Exposure struct {
+	OfferID  string  `json:"offer_id"`
+	MemberID string  `json:"member_id"`
+	Channel  Channel `json:"channel"`
+	Screen   string  `json:"screen"` // zone id for signage, lane id for checkout
+	Rank     int     `json:"rank"`   // 1 is the best offer of that display
+}
+
+// Footfall is one closed counting interval of one door, in the store's time
+// zone: [Start, End).
+type Footfall struct {
+	Door  string    `json:"door"`
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	In    int       `json:"in"`
+	Out   int       `json:"out"`
+	// Occupancy is the store's occupancy estimate when the interval closed.
+	Occupancy int `json:"occupancy"`
+}
+
+// DeviceState is a device's health.
+type DeviceState string
+
+// Device states.
+const (
+	DeviceUp       DeviceState = "up"
+	DeviceDown     DeviceState = "down"
+	DeviceDegraded DeviceState = "degraded"
+)
+
+// DeviceStatus reports a device's health change.
+type DeviceStatus struct {
+	Device string      `json:"device"`
+	Kind   string      `json:"kind"`
+	State  DeviceState `json:"state"`
+	Detail string      `json:"detail,omitempty"`
+}
+
+// Erased acknowledges an erasure request: the member, their card and
+// barcode index entries and every queued event naming them are gone.
+type Erased struct {
+	MemberID  string `json:"member_id"`
+	RequestID string `json:"request_id"`
+	Events    int    `json:"events_removed"` // queued events that named the member
+}
+
+// ErrBadEvent is returned for an event whose payload does not match its kind.
+var ErrBadEvent = errors.New("bad event")
+
+// Validate checks that exactly the payload of the event's kind is set.
+func (e *Event) Validate() error {
+	want := map[Kind]bool{
+		KindCardRead: e.Card != nil, KindScan: e.Scan != nil, KindDoorCrossing: e.Crossing != nil,
+		KindRecognition: e.Recognition != nil, KindOfferShown: e.Exposure != nil,
+		KindFootfall: e.Footfall != nil, KindDeviceStatus: e.Device != nil, KindErased: e.Erased != nil,
+	}
+	has, known := want[e.Kind]
+	if !known {
+		return fmt.Errorf("%w: unknown kind %q", ErrBadEvent, e.Kind)
+	}
+	if !has {
+		return fmt.Errorf("%w: %s without its payload", ErrBadEvent, e.Kind)
+	}
+	n := 0
+	for _, set := range want {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return fmt.Errorf("%w: %s with %d payloads", ErrBadEvent, e.Kind, n)
+	}
+	if e.Time.IsZero() {
+		return fmt.Errorf("%w: %s without a time", ErrBadEvent, e.Kind)
+	}
+	return nil
+}

@@ -1,0 +1,80 @@
+package edge
+
+import (
+	"slices"
+	"time"
+)
+
+// Stage is a member's lifecycle stage.
+type Stage string
+
+// Lifecycle stages.
+const (
+	StageNew     Stage = "new"
+	StageActive  Stage = "active"
+	StageLapsing Stage = "lapsing"
+	StageChurned Stage = "churned"
+)
+
+// Stages lists the valid stages.
+var Stages = []Stage{StageNew, StageActive, StageLapsing, StageChurned}
+
+// Member is a loyalty member as cached in the gateway. FirstName is personal
+// data: it may appear on a public screen only when GreetByName is true.
+type Member struct {
+	ID          string `json:"id"`
+	FirstName   string `json:"first_name,omitempty"`
+	Tier        string `json:"tier,omitempty"`    // e.g. bronze, silver, gold
+	Segment     string `json:"segment,omitempty"` // HQ's segment name
+	Stage       Stage  `json:"stage,omitempty"`
+	GreetByName bool   `json:"greet_by_name"` // consent to be greeted by first name on screens
+	// Affinity is the member's share of spend per category, 0..1.
+	Affinity map[string]float64 `json:"affinity,omitempty"`
+	// Cycles holds purchase-cycle statistics per category.
+	Cycles map[string]Cycle `json:"cycles,omitempty"`
+	// Redeemed counts redemptions per offer id, for per-member caps.
+	Redeemed map[string]int `json:"redeemed,omitempty"`
+}
+
+// Cycle is a member's purchase rhythm in one category.
+type Cycle struct {
+	MeanDays float64   `json:"mean_days"` // usual days between purchases
+	Last     time.Time `json:"last"`      // last purchase
+	Count    int       `json:"count,omitempty"`
+}
+
+// Offer is a promotion HQ pushes down.
+type Offer struct {
+	ID         string    `json:"id"`
+	Title      string    `json:"title"`
+	Body       string    `json:"body,omitempty"`
+	Channels   []Channel `json:"channels"`
+	Segments   []string  `json:"segments,omitempty"`   // empty: every segment
+	Stages     []Stage   `json:"stages,omitempty"`     // empty: every stage
+	Categories []string  `json:"categories,omitempty"` // empty: not category-bound
+	ValidFrom  time.Time `json:"valid_from"`
+	ValidTo    time.Time `json:"valid_to"`
+	// DiscountPct is the discount in percent, 0..100.
+	DiscountPct float64 `json:"discount_pct"`
+	// CapPerMember limits redemptions per member; 0 means no limit.
+	CapPerMember int `json:"cap_per_member,omitempty"`
+}
+
+// ValidAt reports whether t is inside the offer's validity window
+// [ValidFrom, ValidTo).
+func (o *Offer) ValidAt(t time.Time) bool {
+	return !t.Before(o.ValidFrom) && t.Before(o.ValidTo)
+}
+
+// On reports whether the offer may appear on channel ch.
+func (o *Offer) On(ch Channel) bool { return slices.Contains(o.Channels, ch) }
+
+// MemberRecord is a member with the raw identifiers the store indexes.
+// Imports and the downlink use it; the store keeps only keyed hashes of
+// Cards, Loyalty and List, never the raw values.
+type MemberRecord struct {
+	Member  Member   `json:"member"`
+	Cards   [][]byte `json:"-"` // card ids as readers produce them (3 to 10 bytes; see drivers/rfid)
+	Loyalty string   `json:"-"` // loyalty-card barcode
+	List    string   `json:"-"` // personal shopping-list barcode
+}

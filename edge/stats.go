@@ -1,0 +1,35 @@
+package edge
+
+import "time"
+
+// Stats is a snapshot of the engine for the overview page and metrics. The
+// engine publishes a new one after every batch; readers never block it.
+type Stats struct {
+	// At is the engine clock when the snapshot was taken (simulated time in
+	// the demo).
+	At            time.Time      `json:"at"`
+	IntervalStart time.Time      `json:"interval_start"`
+	Occupancy     int            `json:"occupancy"`
+	Doors         []DoorStats    `json:"doors"`
+	Devices       []DeviceStatus `json:"devices"`
+
+	Processed    uint64 `json:"events_processed"`   // device events handled
+	Recognised   uint64 `json:"members_recognised"` // recognitions of known members
+	UnknownCards uint64 `json:"unknown_cards"`      // cards and loyalty codes that matched nobody
+	OffersShown  uint64 `json:"offers_shown"`       // exposures
+	Footfall     uint64 `json:"footfall_intervals"` // intervals closed
+	Committed    uint64 `json:"events_committed"`   // business events written to the outbox
+	CommitErrors uint64 `json:"commit_errors"`      // failed outbox writes (retried)
+	Uncommitted  int    `json:"uncommitted"`        // business events waiting for a retry
+	Dropped      uint64 `json:"events_dropped"`     // business events dropped: invalid, or beyond MaxPending while the outbox failed
+	Ignored      uint64 `json:"events_ignored"`     // events from unknown devices or of no use
+}
+
+// DoorStats counts one door's crossings in the open interval and today.
+type DoorStats struct {
+	Door     string `json:"door"`
+	In       int    `json:"in"`
+	Out      int    `json:"out"`
+	InToday  int    `json:"in_today"`
+	OutToday int    `json:"out_today"`
+}

@@ -1,0 +1,62 @@
+package edge
+
+import "time"
+
+// Display receives what screens should show. The engine calls it after the
+// matching business events were committed to the outbox. Implementations
+// must not block: the engine goroutine calls them.
+type Display interface {
+	ShowSignage(zone string, v SignageView)
+	ShowCheckout(lane string, v CheckoutView)
+}
+
+// OfferView is an offer as a screen shows it.
+type OfferView struct {
+	ID          string    `json:"id"`
+	Title       string    `json:"title"`
+	Body        string    `json:"body,omitempty"`
+	DiscountPct float64   `json:"discount_pct"`
+	ValidTo     time.Time `json:"valid_to"`
+}
+
+// SignageView is a personal offer on a public screen. It carries no personal
+// data beyond Greeting, which holds a first name only if the member consented.
+type SignageView struct {
+	Greeting string    `json:"greeting"`
+	Offer    OfferView `json:"offer"`
+	// ShowForMS is how long the offer interrupts the content loop.
+	ShowForMS int64     `json:"show_for_ms"`
+	At        time.Time `json:"at"`
+}
+
+// CheckoutView is the member panel of a checkout lane.
+type CheckoutView struct {
+	At    time.Time `json:"at"`
+	Known bool      `json:"known"` // false: the card or barcode is not a member's
+	Via   Via       `json:"via"`
+	// Member is nil when Known is false.
+	Member *MemberView `json:"member,omitempty"`
+	Offers []OfferView `json:"offers"`
+}
+
+// MemberView is what the cashier sees of a member.
+type MemberView struct {
+	ID        string `json:"id"`
+	FirstName string `json:"first_name"`
+	Tier      string `json:"tier"`
+	Stage     Stage  `json:"stage"`
+}
+
+// offerView converts an offer for display.
+func offerView(o *Offer) OfferView {
+	return OfferView{ID: o.ID, Title: o.Title, Body: o.Body, DiscountPct: o.DiscountPct, ValidTo: o.ValidTo}
+}
+
+// Greeting returns the signage greeting for m: the first name only with the
+// member's consent.
+func Greeting(m *Member) string {
+	if m.GreetByName && m.FirstName != "" {
+		return "Hello " + m.FirstName + "!"
+	}
+	return "Welcome back!"
+}
