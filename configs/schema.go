@@ -36,6 +36,7 @@ type Store struct {
 	Name     string  `toml:"name"`     // shown on the overview page
 	TimeZone string  `toml:"timezone"` // IANA name; intervals and days follow it
 	Hours    []Hours `toml:"hours"`    // opening hours; none means always open
+	Currency string  `toml:"currency"` // ISO 4217 code of the tills' amounts; default EUR
 
 	loc *time.Location
 }
@@ -72,6 +73,9 @@ type Data struct {
 // HTTP is the local web server: pages, SSE streams, POS API, metrics.
 type HTTP struct {
 	Listen string `toml:"listen"` // host:port
+	// AdminTokenFile holds the store manager's token, valid for every
+	// lane. Default <data.dir>/admin.token, created on first start.
+	AdminTokenFile string `toml:"admin_token_file"`
 }
 
 // HQLink is the MQTT connection to HQ.
@@ -135,6 +139,10 @@ type Log struct {
 type Place struct {
 	ID   string `toml:"id"`
 	Name string `toml:"name"`
+	// TokenFile (lanes only) holds the checkout terminal's token for the
+	// POS API and the checkout page. Default <data.dir>/lane-<id>.token,
+	// created with a random token (mode 0600) on first start.
+	TokenFile string `toml:"token_file"`
 }
 
 // Device is one reader, scanner or door counter and how to reach it.
@@ -266,7 +274,10 @@ const (
 	DefaultBaud           = 9600
 )
 
-var idRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+var (
+	idRE       = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	currencyRE = regexp.MustCompile(`^[A-Z]{3}$`)
+)
 
 func (c *Config) validate(ps *problems) {
 	c.Store.validate(ps)
@@ -281,6 +292,13 @@ func (c *Config) validate(ps *problems) {
 	zones := validatePlaces(ps, "zones", c.Zones)
 	lanes := validatePlaces(ps, "lanes", c.Lanes)
 	doors := validatePlaces(ps, "doors", c.Doors)
+	for section, places := range map[string][]Place{"zones": c.Zones, "doors": c.Doors} {
+		for i, p := range places {
+			if p.TokenFile != "" {
+				ps.add(fmt.Sprintf("%s[%d].token_file", section, i), "only checkout lanes have tokens")
+			}
+		}
+	}
 	names := map[string]int{}
 	for i := range c.Devices {
 		d := &c.Devices[i]
@@ -302,6 +320,11 @@ func (s *Store) validate(ps *problems) {
 	}
 	if !idRE.MatchString(s.ID) {
 		ps.add("store.id", "%q must be 1-63 characters of a-z, 0-9 and '-'", s.ID)
+	}
+	if s.Currency == "" {
+		s.Currency = "EUR"
+	} else if !currencyRE.MatchString(s.Currency) {
+		ps.add("store.currency", "%q is not an ISO 4217 code such as \"EUR\"", s.Currency)
 	}
 	if s.TimeZone == "" {
 		ps.add("store.timezone", "is required (an IANA name such as \"Europe/Paris\")")

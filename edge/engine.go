@@ -22,6 +22,8 @@ type Directory interface {
 	// MemberByBarcode resolves a loyalty or shopping-list barcode and says
 	// which of the two it is (ScanLoyalty or ScanList).
 	MemberByBarcode(code string) (Member, ScanClass, error)
+	// Member returns the member with this id.
+	Member(id string) (Member, error)
 	Offers() ([]Offer, error)
 	// OffersVersion changes whenever the offers change.
 	OffersVersion() uint64
@@ -64,7 +66,14 @@ type Options struct {
 	// cannot be written (a full disk); beyond it the oldest are dropped and
 	// counted. Default 100 000.
 	MaxPending int
-	Logger     *slog.Logger
+	// Lanes are the checkout lanes the till may address; empty: any.
+	Lanes []string
+	// Currency is the store's ISO 4217 currency, carried by baskets.
+	Currency string
+	// History records purchases in the member store after each basket;
+	// nil: not recorded.
+	History PurchaseHistory
+	Logger  *slog.Logger
 }
 
 // maxBatch is the most device events handled between two commits.
@@ -87,7 +96,11 @@ type Engine struct {
 	offersVer uint64
 	caps      map[capKey]time.Time
 	lastSeen  map[string]time.Time // member id → last recognition
-	lanes     map[string]laneSession
+	lanes     map[string]*laneSession
+	keys      map[string]keyRecord // idempotency keys of till requests
+	history   []purchase           // member store updates waiting for the commit
+	cmds      chan *posCmd
+	stopped   chan struct{}
 	ff        *footfall
 	dirty     bool // ff changed since the last commit
 	devices   map[string]DeviceStatus
@@ -96,16 +109,11 @@ type Engine struct {
 
 	processed, recognised, unknown, shown, intervals atomic.Uint64
 	committed, commitErrors, ignored, dropped        atomic.Uint64
+	baskets, redemptions, abandoned                  atomic.Uint64
 	stats                                            atomic.Pointer[Stats]
 }
 
 type capKey struct{ member, offer, screen string }
-
-type laneSession struct {
-	member string
-	view   CheckoutView
-	at     time.Time
-}
 
 // NewEngine returns an engine reading from in. display may be nil.
 func NewEngine(dir Directory, journal Journal, display Display, in *Inbox, o Options) *Engine {
@@ -128,6 +136,9 @@ func NewEngine(dir Directory, journal Journal, display Display, in *Inbox, o Opt
 	if o.MaxPending <= 0 {
 		o.MaxPending = 100_000
 	}
+	if o.Currency == "" {
+		o.Currency = "EUR"
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -139,7 +150,10 @@ func NewEngine(dir Directory, journal Journal, display Display, in *Inbox, o Opt
 		log:      o.Logger.With("component", "engine"),
 		caps:     map[capKey]time.Time{},
 		lastSeen: map[string]time.Time{},
-		lanes:    map[string]laneSession{},
+		lanes:    map[string]*laneSession{},
+		keys:     map[string]keyRecord{},
+		cmds:     make(chan *posCmd),
+		stopped:  make(chan struct{}),
 		ff:       newFootfall(o.Doors),
 		devices:  map[string]DeviceStatus{},
 	}
@@ -150,6 +164,7 @@ func NewEngine(dir Directory, journal Journal, display Display, in *Inbox, o Opt
 // Run handles events until ctx ends. On the way out it handles what is
 // already queued and commits it: stop the drivers first, then the engine.
 func (e *Engine) Run(ctx context.Context) error {
+	defer close(e.stopped)
 	if err := e.restore(); err != nil {
 		return err
 	}
@@ -185,6 +200,9 @@ func (e *Engine) Run(ctx context.Context) error {
 					break gather
 				}
 			}
+		case c := <-e.cmds:
+			e.runCmd(c)
+			continue
 		case <-tick.C:
 		}
 		e.step(batch)
@@ -198,10 +216,20 @@ func (e *Engine) restore() error {
 		return fmt.Errorf("engine: load checkpoint: %w", err)
 	}
 	if raw != nil {
-		var f footfall
-		if err := json.Unmarshal(raw, &f); err != nil {
+		var cp checkpoint
+		err := json.Unmarshal(raw, &cp)
+		if err == nil && cp.Footfall == nil { // written before checkout sessions: the footfall alone
+			cp.Footfall = &footfall{}
+			err = json.Unmarshal(raw, cp.Footfall)
+		}
+		if err != nil {
 			e.log.Error("checkpoint unreadable, counting from zero", "err", err)
 		} else {
+			f := *cp.Footfall
+			if cp.Keys != nil {
+				e.keys = cp.Keys
+			}
+			e.restoreSessions(cp.Lanes)
 			for _, d := range e.o.Doors {
 				if f.Doors[d] == nil {
 					if f.Doors == nil {
@@ -246,15 +274,26 @@ func (e *Engine) reloadOffers() {
 	e.offers, e.offersVer = offers, v
 }
 
+// checkpoint is the engine state committed with the events derived from
+// it: the footfall counters, the open baskets and the till's idempotency
+// keys.
+type checkpoint struct {
+	Footfall *footfall               `json:"footfall"`
+	Lanes    map[string]savedSession `json:"lanes,omitempty"`
+	Keys     map[string]keyRecord    `json:"keys,omitempty"`
+}
+
 // step handles one batch at the engine clock's now, then commits.
 func (e *Engine) step(batch []Event) {
 	now := e.o.Now()
 	e.reloadOffers()
 	e.roll(now)
+	e.expireSessions(now)
 	for i := range batch {
 		e.handle(&batch[i], now)
 	}
 	e.commit()
+	e.flushHistory()
 	e.publish(now)
 }
 
@@ -337,9 +376,7 @@ func (e *Engine) identified(ev *Event, place Placement, m Member, err error, via
 	case errors.Is(err, ErrNotFound):
 		e.unknown.Add(1)
 		if place.Lane != "" {
-			delete(e.lanes, place.Lane)
-			v := CheckoutView{At: now, Known: false, Via: via, Offers: []OfferView{}}
-			e.show(func(d Display) { d.ShowCheckout(place.Lane, v) })
+			e.unknownAtLane(place.Lane, via, now)
 		}
 		return
 	case err != nil:
@@ -347,22 +384,28 @@ func (e *Engine) identified(ev *Event, place Placement, m Member, err error, via
 		e.log.Error("resolve member", "source", ev.Source, "via", via, "err", err)
 		return
 	}
+	e.recognise(&m, ev.Source, via, place, ev.Time, now)
+	switch {
+	case place.Zone != "":
+		e.signage(ev, &m, place.Zone, now)
+	case place.Lane != "":
+		list := ev.Kind == KindScan && ev.Scan.Class == ScanList
+		e.checkout(&m, via, list, place.Lane, now)
+	}
+}
+
+// recognise records that m was identified at place.
+func (e *Engine) recognise(m *Member, source string, via Via, place Placement, at, now time.Time) {
 	e.recognised.Add(1)
 	last, seen := e.lastSeen[m.ID]
 	e.lastSeen[m.ID] = now
 	e.pending = append(e.pending, Event{
-		Kind: KindRecognition, Source: ev.Source, Time: ev.Time,
+		Kind: KindRecognition, Source: source, Time: at,
 		Recognition: &Recognition{
 			MemberID: m.ID, Via: via, Zone: place.Zone, Lane: place.Lane, Door: place.Door,
 			NewVisit: !seen || now.Sub(last) >= e.o.VisitGap,
 		},
 	})
-	switch {
-	case place.Zone != "":
-		e.signage(ev, &m, place.Zone, now)
-	case place.Lane != "":
-		e.checkout(ev, &m, via, place.Lane, now)
-	}
 }
 
 // capped reports whether m saw o on screen within the frequency cap.
@@ -394,28 +437,39 @@ func (e *Engine) signage(ev *Event, m *Member, zone string, now time.Time) {
 	e.show(func(d Display) { d.ShowSignage(zone, v) })
 }
 
-func (e *Engine) checkout(ev *Event, m *Member, via Via, lane string, now time.Time) {
-	// The same member again at the same lane within the cap window (a
-	// second scan of one basket) sees the same panel; nothing new is
-	// exposed.
-	if s, ok := e.lanes[lane]; ok && s.member == m.ID && now.Sub(s.at) < e.o.FrequencyCap {
-		v := s.view
-		v.At = now
-		e.show(func(d Display) { d.ShowCheckout(lane, v) })
-		return
+// checkout handles a member identified by a lane's reader or scanner: the
+// same member again shows the same panel (a second scan of one basket);
+// an anonymous basket gets the member; anything else opens a new basket.
+func (e *Engine) checkout(m *Member, via Via, list bool, lane string, now time.Time) {
+	s := e.lanes[lane]
+	switch {
+	case s != nil && s.member != nil && s.member.ID == m.ID:
+		if list && !s.basket.List {
+			s.basket.List = true // the shopping list, scanned after the card
+		}
+	case s != nil && s.member == nil:
+		s.member, s.via, s.basket.List = m, via, list
+	default:
+		s = e.newSession(lane, m, via, list, now)
 	}
-	key := "checkout/" + lane
-	picked := Select(e.offers, m, ChannelCheckout, now, e.o.CheckoutMax, e.capped(m, key, now))
-	v := CheckoutView{
-		At: now, Known: true, Via: via,
-		Member: &MemberView{ID: m.ID, FirstName: m.FirstName, Tier: m.Tier, Stage: m.Stage},
-		Offers: make([]OfferView, 0, len(picked)),
+	s.at = now
+	e.price(s, "checkout/"+lane, now)
+	e.showLane(lane, s, now)
+}
+
+// unknownAtLane shows that a card or barcode at lane is no member's. An
+// open basket with lines stays open (the shopper pays without a member).
+func (e *Engine) unknownAtLane(lane string, via Via, now time.Time) {
+	v := CheckoutView{At: now, Known: false, Via: via, Offers: []BasketOffer{}}
+	if s := e.lanes[lane]; s != nil {
+		if s.member == nil && len(s.basket.Lines) > 0 {
+			b := s.basket
+			v.Basket = &b
+		} else if s.member == nil {
+			delete(e.lanes, lane)
+			e.dirty = true
+		}
 	}
-	for i, o := range picked {
-		e.expose(ev, m, o, ChannelCheckout, lane, key, i+1, now)
-		v.Offers = append(v.Offers, offerView(o))
-	}
-	e.lanes[lane] = laneSession{member: m.ID, view: v, at: now}
 	e.show(func(d Display) { d.ShowCheckout(lane, v) })
 }
 
@@ -443,7 +497,8 @@ func (e *Engine) commit() {
 		var state []byte
 		if e.dirty {
 			var err error
-			if state, err = json.Marshal(e.ff); err != nil {
+			cp := checkpoint{Footfall: e.ff, Lanes: e.saveSessions(), Keys: e.keys}
+			if state, err = json.Marshal(cp); err != nil {
 				e.log.Error("encode checkpoint", "err", err)
 				state = nil
 			}

@@ -146,6 +146,7 @@ func (h *harness) start() {
 	h.engine = edge.NewEngine(h.store, h.journal, h.screens, h.inbox, edge.Options{
 		Devices: devices(), Doors: []string{"main", "side"}, Location: paris,
 		Interval: 15 * time.Minute, CheckoutMax: 2, FrequencyCap: 30 * time.Minute,
+		Lanes: []string{"1", "2"}, Currency: "EUR", History: h.store,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel, h.done = cancel, make(chan error, 1)

@@ -25,6 +25,8 @@ const (
 	KindFootfall     Kind = "footfall.interval" // a closed counting interval of a door
 	KindDeviceStatus Kind = "device.status"     // a device came up, went down or degraded
 	KindErased       Kind = "member.erased"     // an erasure request from HQ was carried out
+	KindRedeemed     Kind = "offer.redeemed"    // an offer was redeemed at a checkout lane
+	KindBasket       Kind = "basket.closed"     // a basket was paid at a checkout lane
 )
 
 // Local reports whether events of this kind must never leave the gateway.
@@ -46,6 +48,10 @@ func (k Kind) Topic() string {
 		return "device"
 	case KindErased:
 		return "erasure"
+	case KindRedeemed:
+		return "redemption"
+	case KindBasket:
+		return "basket"
 	}
 	return ""
 }
@@ -56,7 +62,7 @@ func (k Kind) Topic() string {
 // then priority 1 (recognitions).
 func (k Kind) Priority() int {
 	switch k {
-	case KindFootfall, KindDeviceStatus, KindErased:
+	case KindFootfall, KindDeviceStatus, KindErased, KindRedeemed, KindBasket:
 		return 0
 	case KindRecognition:
 		return 1
@@ -84,6 +90,8 @@ type Event struct {
 	Footfall    *Footfall     `json:"footfall,omitempty"`
 	Device      *DeviceStatus `json:"device,omitempty"`
 	Erased      *Erased       `json:"erased,omitempty"`
+	Redemption  *Redemption   `json:"redemption,omitempty"`
+	Basket      *BasketClosed `json:"basket,omitempty"`
 }
 
 // CardRead is a card presented to a reader. The UID is never serialised.
@@ -133,6 +141,7 @@ type Via string
 const (
 	ViaCard    Via = "card"
 	ViaBarcode Via = "barcode"
+	ViaTyped   Via = "typed" // a member number typed at the till
 )
 
 // Recognition is a member identified at a zone, lane or door.
@@ -202,6 +211,31 @@ type Erased struct {
 	Events    int    `json:"events_removed"` // queued events that named the member
 }
 
+// Redemption is an offer redeemed on a basket at a lane.
+type Redemption struct {
+	OfferID  string `json:"offer_id"`
+	MemberID string `json:"member_id"`
+	Lane     string `json:"lane"`
+	BasketID string `json:"basket_id"`
+	Discount Money  `json:"discount"`       // granted on this basket
+	Auto     bool   `json:"auto,omitempty"` // applied automatically (a shopping-list special)
+}
+
+// BasketClosed is a basket paid at a lane. MemberID is empty for a shopper
+// who did not identify.
+type BasketClosed struct {
+	BasketID string `json:"basket_id"`
+	Lane     string `json:"lane"`
+	MemberID string `json:"member_id,omitempty"`
+	Items    int    `json:"items"`    // units
+	Subtotal Money  `json:"subtotal"` // before offer discounts
+	Discount Money  `json:"discount"` // offer discounts redeemed
+	Total    Money  `json:"total"`    // paid, as the till reported it
+	Currency string `json:"currency"` // ISO 4217
+	// Categories are the basket's categories, for HQ's category reports.
+	Categories []string `json:"categories,omitempty"`
+}
+
 // ErrBadEvent is returned for an event whose payload does not match its kind.
 var ErrBadEvent = errors.New("bad event")
 
@@ -211,6 +245,7 @@ func (e *Event) Validate() error {
 		KindCardRead: e.Card != nil, KindScan: e.Scan != nil, KindDoorCrossing: e.Crossing != nil,
 		KindRecognition: e.Recognition != nil, KindOfferShown: e.Exposure != nil,
 		KindFootfall: e.Footfall != nil, KindDeviceStatus: e.Device != nil, KindErased: e.Erased != nil,
+		KindRedeemed: e.Redemption != nil, KindBasket: e.Basket != nil,
 	}
 	has, known := want[e.Kind]
 	if !known {

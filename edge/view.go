@@ -36,7 +36,10 @@ type CheckoutView struct {
 	Via   Via       `json:"via"`
 	// Member is nil when Known is false.
 	Member *MemberView `json:"member,omitempty"`
-	Offers []OfferView `json:"offers"`
+	// Offers are the member's personal offers, priced on the basket.
+	Offers []BasketOffer `json:"offers"`
+	// Basket is the lane's open (or just closed) basket; nil when none.
+	Basket *Basket `json:"basket,omitempty"`
 }
 
 // MemberView is what the cashier sees of a member.
@@ -45,6 +48,13 @@ type MemberView struct {
 	FirstName string `json:"first_name"`
 	Tier      string `json:"tier"`
 	Stage     Stage  `json:"stage"`
+	// LastVisitDays is the days since the member's last purchase, when
+	// known; UsualDays their usual days between purchases (0: unknown).
+	LastVisitDays *int    `json:"last_visit_days,omitempty"`
+	UsualDays     float64 `json:"usual_days,omitempty"`
+	// Warning is a churn warning for the cashier ("lapsing: last visit 41
+	// days ago, usually every 9 days"); empty when the member is on time.
+	Warning string `json:"warning,omitempty"`
 }
 
 // offerView converts an offer for display.

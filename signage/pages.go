@@ -145,6 +145,28 @@ func (s *Server) serveCheckout(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, "lane", r.PathValue("lane"))
 		return
 	}
+	// A terminal is set up once with its token in the URL
+	// (/checkout/2?token=…): the token goes into a cookie for this page and
+	// its stream, and the browser is sent to the bare URL, so the token
+	// stays out of the address bar and the history.
+	if tok := r.URL.Query().Get("token"); tok != "" {
+		switch owner := s.tokenOwner(tok); {
+		case owner == l.ID || owner == adminOwner:
+			http.SetCookie(w, &http.Cookie{Name: laneCookie, Value: tok, Path: "/", HttpOnly: true,
+				SameSite: http.SameSiteStrictMode, MaxAge: 400 * 24 * 3600})
+			http.Redirect(w, r, "/checkout/"+l.ID, http.StatusSeeOther)
+		case owner != "":
+			s.authFailures.Add(1)
+			http.Error(w, "this token belongs to another lane", http.StatusForbidden)
+		default:
+			s.authFailures.Add(1)
+			http.Error(w, "unknown token", http.StatusUnauthorized)
+		}
+		return
+	}
+	if !s.laneAuth(w, r, l.ID) {
+		return
+	}
 	p := s.newPage(placeName(l))
 	p.Place, p.Events = l, "/checkout/"+l.ID+"/events"
 	s.render(w, "checkout.html", p)

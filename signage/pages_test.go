@@ -21,7 +21,7 @@ import (
 
 func get(t *testing.T, url string) (*http.Response, string) {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := client.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +266,7 @@ func TestSignageShowsNoPersonalData(t *testing.T) {
 	private := &edge.Member{ID: "M-000123", FirstName: "Zelda", Tier: "platinum", Segment: "seg-families", Stage: edge.StageLapsing}
 	consented := &edge.Member{ID: "M-000456", FirstName: "Ada", Tier: "platinum", Segment: "seg-families", Stage: edge.StageLapsing, GreetByName: true}
 
-	resp, err := http.Get(ts.URL + "/signage/fresh/events")
+	resp, err := client.Get(ts.URL + "/signage/fresh/events")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,6 +55,15 @@ type Options struct {
 	// means ready. Nil Ready means always ready.
 	Ready func() error
 
+	// Checkout serves the POS API (/api/v1/lanes/{lane}/basket…); nil
+	// answers it with 503.
+	Checkout Checkout
+	// LaneTokens are the checkout terminals' tokens by lane id: the POS API,
+	// the checkout page and its stream need the lane's token or AdminToken.
+	// A lane without a token accepts only AdminToken.
+	LaneTokens map[string]string
+	AdminToken string
+
 	// Registry is served at /metrics; the server registers its own stream
 	// metrics in it. Nil serves a private registry holding only those.
 	Registry *prometheus.Registry
@@ -75,8 +84,10 @@ type Server struct {
 	zones map[string]*hub
 	lanes map[string]*hub
 
-	unknownZone atomic.Uint64
-	unknownLane atomic.Uint64
+	unknownZone  atomic.Uint64
+	unknownLane  atomic.Uint64
+	authFailures atomic.Uint64 // requests refused for their token
+	badRequests  atomic.Uint64 // POS bodies refused
 
 	heartbeat    time.Duration // heartbeatEvery; shorter in tests
 	writeTimeout time.Duration // streamWriteTimeout; shorter in tests
@@ -124,6 +135,11 @@ func New(o Options) *Server {
 	return s
 }
 
+// SetCheckout sets the engine behind the POS API, for a Server created
+// before the engine (the engine shows its panels on the Server). Call it
+// before serving.
+func (s *Server) SetCheckout(c Checkout) { s.o.Checkout = c }
+
 // Handler returns the server's routes.
 func (s *Server) Handler() http.Handler { return s.handler }
 
@@ -136,6 +152,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /signage/{zone}/events", s.serveSignageEvents)
 	mux.HandleFunc("GET /checkout/{lane}", s.serveCheckout)
 	mux.HandleFunc("GET /checkout/{lane}/events", s.serveCheckoutEvents)
+	s.posRoutes(mux)
 	mux.HandleFunc("GET /healthz", serveHealth)
 	mux.HandleFunc("GET /readyz", s.serveReady)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
@@ -186,7 +203,7 @@ func (s *Server) ShowCheckout(lane string, v edge.CheckoutView) {
 		return
 	}
 	if v.Offers == nil {
-		v.Offers = []edge.OfferView{}
+		v.Offers = []edge.BasketOffer{}
 	}
 	s.publish(h, "member", v)
 }
@@ -309,6 +326,10 @@ var (
 		"Event frames written to screens.", []string{"channel", "place"}, nil)
 	droppedDesc = prometheus.NewDesc("redcarpet_signage_frames_dropped_total",
 		"Event frames dropped for a screen whose buffer was full.", []string{"channel", "place"}, nil)
+	authDesc = prometheus.NewDesc("redcarpet_http_auth_failures_total",
+		"Checkout and POS requests refused for a missing, unknown or other lane's token.", nil, nil)
+	badRequestDesc = prometheus.NewDesc("redcarpet_pos_bad_requests_total",
+		"POS request bodies refused as malformed or invalid (answered 400).", nil, nil)
 	unknownDesc = prometheus.NewDesc("redcarpet_signage_unknown_place_total",
 		"Views for a zone or lane that is not configured.", []string{"channel"}, nil)
 )
@@ -318,6 +339,8 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- sentDesc
 	ch <- droppedDesc
 	ch <- unknownDesc
+	ch <- authDesc
+	ch <- badRequestDesc
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
@@ -335,4 +358,6 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(unknownDesc, prometheus.CounterValue, float64(g.unknown), string(g.channel))
 	}
+	ch <- prometheus.MustNewConstMetric(authDesc, prometheus.CounterValue, float64(c.s.authFailures.Load()))
+	ch <- prometheus.MustNewConstMetric(badRequestDesc, prometheus.CounterValue, float64(c.s.badRequests.Load()))
 }

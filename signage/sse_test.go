@@ -16,11 +16,37 @@ import (
 // waitTimeout bounds every wait for something the server should do soon.
 const waitTimeout = 10 * time.Second
 
+// Test tokens: lane 1 and lane 2 terminals and the admin.
+const (
+	testLane1Token = "lane-1-token-0123456789"
+	testLane2Token = "lane-2-token-0123456789"
+	testAdminToken = "admin-token-0123456789ab"
+)
+
+// adminTransport sends the admin token with every request, as the
+// checkout pages and streams need a token.
+type adminTransport struct{}
+
+func (adminTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Header.Get("Authorization") == "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+testAdminToken)
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// client is the tests' HTTP client: the admin token, no redirects followed.
+var client = &http.Client{Transport: adminTransport{}, CheckRedirect: func(*http.Request, []*http.Request) error {
+	return http.ErrUseLastResponse
+}}
+
 func testOptions() Options {
 	return Options{
-		StoreName: "Lyon Part-Dieu",
-		Zones:     []configs.Place{{ID: "fresh", Name: "Fresh produce"}, {ID: "bakery", Name: "Bakery"}},
-		Lanes:     []configs.Place{{ID: "1", Name: "Lane 1"}, {ID: "2", Name: "Lane 2"}},
+		LaneTokens: map[string]string{"1": testLane1Token, "2": testLane2Token},
+		AdminToken: testAdminToken,
+		StoreName:  "Lyon Part-Dieu",
+		Zones:      []configs.Place{{ID: "fresh", Name: "Fresh produce"}, {ID: "bakery", Name: "Bakery"}},
+		Lanes:      []configs.Place{{ID: "1", Name: "Lane 1"}, {ID: "2", Name: "Lane 2"}},
 		Slides: []configs.Slide{
 			{Title: "Spring market", Body: "Local strawberries are here", ShowFor: configs.D(6 * time.Second)},
 			{Title: "Fresh bread", Image: "/media/bread.jpg"},
@@ -69,7 +95,7 @@ type sseClient struct {
 // subscribed the client: every frame published from then on reaches it.
 func openEvents(t *testing.T, url string) *sseClient {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := client.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}

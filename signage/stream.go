@@ -30,6 +30,9 @@ func (s *Server) serveCheckoutEvents(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, "lane", r.PathValue("lane"))
 		return
 	}
+	if !s.laneAuth(w, r, r.PathValue("lane")) {
+		return
+	}
 	s.stream(w, r, h)
 }
 

@@ -57,7 +57,7 @@ func TestShowCheckoutReachesOnlyItsLane(t *testing.T) {
 	want := edge.CheckoutView{
 		At: time.Date(2026, 4, 20, 10, 31, 0, 0, time.UTC), Known: true, Via: edge.ViaCard,
 		Member: &edge.MemberView{ID: "M-1001", FirstName: "Ada", Tier: "gold", Stage: edge.StageActive},
-		Offers: []edge.OfferView{{ID: "of-1", Title: "Coffee beans", Body: "Any 1 kg bag", DiscountPct: 15}},
+		Offers: []edge.BasketOffer{{OfferView: edge.OfferView{ID: "of-1", Title: "Coffee beans", Body: "Any 1 kg bag", DiscountPct: 15}}},
 	}
 	s.ShowCheckout("2", want)
 	ev := lane2.next(t)
@@ -212,7 +212,7 @@ func TestStreamOutlivesWriteTimeout(t *testing.T) {
 
 func TestHeadOnStreamReturns(t *testing.T) {
 	s, ts := newTestServer(t, testOptions(), nil)
-	resp, err := http.Head(ts.URL + "/checkout/2/events")
+	resp, err := client.Head(ts.URL + "/checkout/2/events")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +251,7 @@ func TestShutdownEndsStreams(t *testing.T) {
 
 	// A stream asked for after CloseStreams is refused.
 	_, ts := newTestServer(t, testOptions(), func(s *Server, _ *http.Server) { s.CloseStreams() })
-	resp, err := http.Get(ts.URL + "/signage/fresh/events")
+	resp, err := client.Get(ts.URL + "/signage/fresh/events")
 	if err != nil {
 		t.Fatal(err)
 	}

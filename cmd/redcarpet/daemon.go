@@ -76,9 +76,22 @@ type daemon struct {
 	reg      *prometheus.Registry
 	opts     daemonOpts
 	meters   map[string]*drivers.Meter // by device name
+	// laneTokens are the checkout terminals' tokens by lane; adminToken is
+	// valid for every lane.
+	laneTokens map[string]string
+	adminToken string
 
 	driverRun, engineRun, uplinkRun, downlinkRun, httpRun *task
 	started                                               time.Time
+}
+
+// laneIDs lists the configured lanes.
+func laneIDs(cfg *configs.Config) []string {
+	ids := make([]string, len(cfg.Lanes))
+	for i, l := range cfg.Lanes {
+		ids[i] = l.ID
+	}
+	return ids
 }
 
 // task is a goroutine with an owner and a stop path.
@@ -139,6 +152,12 @@ func newDaemon(cfg *configs.Config, o daemonOpts) (*daemon, error) {
 	if db.compacted != "" {
 		d.log.Info(db.compacted)
 	}
+	laneTokens, adminToken, err := loadTokens(cfg)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	d.laneTokens, d.adminToken = laneTokens, adminToken
 
 	places := map[string]edge.Placement{}
 	for _, dev := range cfg.Devices {
@@ -152,11 +171,12 @@ func newDaemon(cfg *configs.Config, o daemonOpts) (*daemon, error) {
 	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	d.web = signage.New(signage.Options{
 		StoreName: cfg.Store.Name, Zones: cfg.Zones, Lanes: cfg.Lanes, Slides: cfg.Signage.Slides,
-		Stats:    func() edge.Stats { return d.engine.Stats() },
-		Status:   d.status,
-		Ready:    d.ready,
-		Registry: d.reg,
-		Logger:   d.log,
+		Stats:      func() edge.Stats { return d.engine.Stats() },
+		Status:     d.status,
+		Ready:      d.ready,
+		Registry:   d.reg,
+		Logger:     d.log,
+		LaneTokens: laneTokens, AdminToken: adminToken,
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/", d.web.Handler())
@@ -174,7 +194,9 @@ func newDaemon(cfg *configs.Config, o daemonOpts) (*daemon, error) {
 		Interval: cfg.Footfall.Interval.Duration, CheckoutMax: cfg.Offers.CheckoutMax,
 		FrequencyCap: cfg.Offers.FrequencyCap.Duration, SignageShowFor: cfg.Offers.SignageShowFor.Duration,
 		VisitGap: cfg.Offers.VisitGap.Duration, Now: o.now, Logger: d.log,
+		Lanes: laneIDs(cfg), Currency: cfg.Store.Currency, History: db.store,
 	})
+	d.web.SetCheckout(d.engine)
 	h := cfg.HQ
 	dl, err := downlink.New(db.db, db.store, db.outbox, downlink.Options{Tenant: cfg.Store.Tenant, Store: cfg.Store.ID, Logger: d.log})
 	if err != nil {

@@ -141,30 +141,72 @@ func (d *database) Close() error {
 // loadCardKey reads the per-store pseudonym secret (64 hex characters),
 // creating it with mode 0600 if the file does not exist.
 func loadCardKey(path string) ([]byte, error) {
-	raw, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		key := make([]byte, 32)
-		if _, err := rand.Read(key); err != nil {
-			return nil, fmt.Errorf("create card key: %w", err)
-		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return nil, fmt.Errorf("create card key %s: %w", path, err)
-		}
-		_, werr := f.WriteString(hex.EncodeToString(key) + "\n")
-		if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
-			return nil, fmt.Errorf("write card key %s: %w", path, err)
-		}
-		return key, nil
-	}
+	raw, err := loadSecret(path, "card key")
 	if err != nil {
-		return nil, fmt.Errorf("read card key: %w", err)
+		return nil, err
 	}
-	key, err := hex.DecodeString(strings.TrimSpace(string(raw)))
+	key, err := hex.DecodeString(raw)
 	if err != nil || len(key) < store.MinKeyLen {
 		return nil, fmt.Errorf("card key %s: want at least %d bytes as hex", path, store.MinKeyLen)
 	}
 	return key, nil
+}
+
+// loadSecret reads a secret file (surrounding space trimmed), creating it
+// with 32 random bytes as hex, mode 0600, if it does not exist.
+func loadSecret(path, what string) (string, error) {
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return "", fmt.Errorf("create %s: %w", what, err)
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return "", fmt.Errorf("create %s %s: %w", what, path, err)
+		}
+		s := hex.EncodeToString(key)
+		_, werr := f.WriteString(s + "\n")
+		if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
+			return "", fmt.Errorf("write %s %s: %w", what, path, err)
+		}
+		return s, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", what, err)
+	}
+	return strings.TrimSpace(string(raw)), nil
+}
+
+// minTokenLen is the shortest token accepted from a file.
+const minTokenLen = 16
+
+// loadTokens reads (creating when missing) the checkout terminals' tokens
+// and the admin token.
+func loadTokens(cfg *configs.Config) (lanes map[string]string, admin string, err error) {
+	read := func(path, what string) (string, error) {
+		t, err := loadSecret(path, what)
+		if err == nil && len(t) < minTokenLen {
+			err = fmt.Errorf("%s %s: at least %d characters", what, path, minTokenLen)
+		}
+		return t, err
+	}
+	lanes = map[string]string{}
+	for _, l := range cfg.Lanes {
+		path := l.TokenFile
+		if path == "" {
+			path = filepath.Join(cfg.Data.Dir, "lane-"+l.ID+".token")
+		}
+		if lanes[l.ID], err = read(path, "lane "+l.ID+" token"); err != nil {
+			return nil, "", err
+		}
+	}
+	path := cfg.HTTP.AdminTokenFile
+	if path == "" {
+		path = filepath.Join(cfg.Data.Dir, "admin.token")
+	}
+	admin, err = read(path, "admin token")
+	return lanes, admin, err
 }
 
 // counterBaselines keeps the commercial people counters' last register

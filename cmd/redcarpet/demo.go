@@ -222,7 +222,8 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (demo
 		fmt.Fprintf(stdout, "  signage    %s/signage/%s\t(%s)\n", base, z.ID, z.Name)
 	}
 	for _, l := range cfg.Lanes {
-		fmt.Fprintf(stdout, "  checkout   %s/checkout/%s\t(%s)\n", base, l.ID, l.Name)
+		// The terminal's token logs the browser in (a cookie) once.
+		fmt.Fprintf(stdout, "  checkout   %s/checkout/%s?token=%s\t(%s)\n", base, l.ID, d.laneTokens[l.ID], l.Name)
 	}
 	fmt.Fprintf(stdout, "  metrics    %s/metrics\n  broker     %s (embedded; HQ ingest subscribed)\n", base, brk.URL())
 	if o.duration > 0 {

@@ -71,14 +71,21 @@ func (tt *ttyLink) write(b []byte) {
 }
 
 // sseFrames streams the events of one SSE URL: "event data" strings.
-func sseFrames(t *testing.T, url string) <-chan string {
+func sseFrames(t *testing.T, url, token string) <-chan string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		t.Fatalf("GET %s: %s", url, resp.Status)
 	}
 	frames := make(chan string, 16)
 	go func() {
@@ -198,8 +205,8 @@ port = %q
 		}
 	}
 	eventually(t, 10*time.Second, "both serial devices up", func() bool { return up("wine-rfid")() && up("lane-1-scanner")() })
-	signage := sseFrames(t, base+"/signage/wine/events")
-	checkout := sseFrames(t, base+"/checkout/1/events")
+	signage := sseFrames(t, base+"/signage/wine/events", "")
+	checkout := sseFrames(t, base+"/checkout/1/events", d.laneTokens["1"])
 
 	// A card frame on the reader: Anna's offer on the wine screen.
 	rfid.write([]byte{0x02, '0', '1', '0', '0', '0', '7', '3', '4', 'E', '0', 'D', '2', 0x03})

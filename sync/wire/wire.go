@@ -124,6 +124,10 @@ func payload(e *edge.Event) (json.RawMessage, error) {
 		v = e.Device
 	case edge.KindErased:
 		v = e.Erased
+	case edge.KindRedeemed:
+		v = e.Redemption
+	case edge.KindBasket:
+		v = e.Basket
 	default:
 		return nil, fmt.Errorf("encode: no wire format for kind %q", e.Kind)
 	}

@@ -18,11 +18,10 @@ import (
 	"github.com/redcarpet-retail/redcarpet/sync/outbox"
 )
 
-// Business kinds that later issues add to package edge. Their tables exist
-// already, typed after the obvious payload shape.
+// The checkout's kinds (edge.Redemption, edge.BasketClosed).
 const (
-	KindRedeemed     = "offer.redeemed" // a member redeemed an offer at a lane
-	KindBasketClosed = "basket.closed"  // a basket was paid at a lane
+	KindRedeemed     = string(edge.KindRedeemed) // a member redeemed an offer at a lane
+	KindBasketClosed = string(edge.KindBasket)   // a basket was paid at a lane
 )
 
 // Typed slots of the staging table: the per-kind columns are staged in

@@ -41,7 +41,12 @@ var t0 = time.Date(2026, 11, 20, 10, 0, 0, 123456789, time.FixedZone("CET", 3600
 func events(full bool) []edge.Event {
 	rec := &edge.Recognition{MemberID: "m-1", Via: edge.ViaCard}
 	dev := &edge.DeviceStatus{Device: "door-1", Kind: "door", State: edge.DeviceDown}
+	red := &edge.Redemption{OfferID: "o-1", MemberID: "m-1", Lane: "2", BasketID: "b-1", Discount: 0}
+	bsk := &edge.BasketClosed{BasketID: "b-1", Lane: "2", Currency: "EUR"}
 	if full {
+		red.Discount, red.Auto = 249, true
+		bsk = &edge.BasketClosed{BasketID: "b-1", Lane: "2", MemberID: "m-1", Items: 7, Subtotal: 4599, Discount: 249,
+			Total: 4350, Currency: "EUR", Categories: []string{"coffee", "dairy"}}
 		rec = &edge.Recognition{MemberID: "m-1", Via: edge.ViaBarcode, Zone: "fresh", Lane: "lane-2", Door: "main", NewVisit: true}
 		dev.Detail = "no frames for 30s"
 	}
@@ -54,6 +59,8 @@ func events(full bool) []edge.Event {
 		{ID: "ep-4", Kind: edge.KindDeviceStatus, Source: "door-1", Time: t0, Device: dev},
 		{ID: "ep-5", Kind: edge.KindErased, Source: "engine", Time: t0,
 			Erased: &edge.Erased{MemberID: "m-9", RequestID: "er-1", Events: 3}},
+		{ID: "ep-7", Kind: edge.KindRedeemed, Source: "pos", Time: t0, Redemption: red},
+		{ID: "ep-8", Kind: edge.KindBasket, Source: "pos", Time: t0, Basket: bsk},
 	}
 }
 
@@ -177,7 +184,7 @@ func TestEveryWireTopicHasAChannel(t *testing.T) {
 		wire.RequestTopic(tenant, store): "changeRequests",
 		wire.ResendTopic(tenant, store):  "resend",
 	}
-	for _, k := range []edge.Kind{edge.KindRecognition, edge.KindOfferShown, edge.KindFootfall, edge.KindDeviceStatus, edge.KindErased} {
+	for _, k := range []edge.Kind{edge.KindRecognition, edge.KindOfferShown, edge.KindFootfall, edge.KindDeviceStatus, edge.KindErased, edge.KindRedeemed, edge.KindBasket} {
 		topics[wire.UplinkTopic(tenant, store, k)] = "uplink"
 	}
 	seen := map[string]bool{}
