@@ -164,6 +164,16 @@ func (s *Server) serveCheckout(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	if r.Header.Get("Authorization") == "" {
+		if _, err := r.Cookie(laneCookie); err != nil {
+			// A browser without the terminal's token: ask for it.
+			s.authFailures.Add(1)
+			p := s.newPage(placeName(l))
+			p.Place = l
+			s.renderStatus(w, "login.html", p, http.StatusUnauthorized)
+			return
+		}
+	}
 	if !s.laneAuth(w, r, l.ID) {
 		return
 	}
@@ -187,6 +197,10 @@ func (s *Server) notFound(w http.ResponseWriter, kind, id string) {
 }
 
 func (s *Server) render(w http.ResponseWriter, name string, p page) {
+	s.renderStatus(w, name, p, http.StatusOK)
+}
+
+func (s *Server) renderStatus(w http.ResponseWriter, name string, p page, status int) {
 	var buf bytes.Buffer
 	if err := pages.ExecuteTemplate(&buf, name, p); err != nil {
 		s.log.Error("render page", "page", name, "err", err)
@@ -200,7 +214,8 @@ func (s *Server) render(w http.ResponseWriter, name string, p page) {
 	h.Set("Referrer-Policy", "no-referrer")
 	// Everything comes from the gateway; slide images may be any URL.
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src * data:; "+
-		"object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'")
+		"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'")
+	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }
 
