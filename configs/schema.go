@@ -127,6 +127,28 @@ type Slide struct {
 	Body    string   `toml:"body"`
 	Image   string   `toml:"image"` // URL or path served by the gateway
 	ShowFor Duration `toml:"show_for"`
+	// Dayparting: the slide plays only on Days ("mon-fri"; empty: every
+	// day) between From and Until ("07:00", "11:30"; empty: all day), in
+	// the store's time zone, and only in Zones (empty: every zone).
+	Days  string   `toml:"days"`
+	From  string   `toml:"from"`
+	Until string   `toml:"until"`
+	Zones []string `toml:"zones"`
+}
+
+// Daypart returns the slide's days (Sunday first) and its window in
+// minutes after midnight, resolved by validation.
+func (s Slide) Daypart() (days [7]bool, from, until int) {
+	days = [7]bool{true, true, true, true, true, true, true}
+	if s.Days != "" {
+		days, _ = ParseDays(s.Days)
+	}
+	from, until = 0, 24*60
+	if s.From != "" {
+		from, _ = parseClock(s.From)
+		until, _ = parseClock(s.Until)
+	}
+	return days, from, until
 }
 
 // Log configures the daemon's structured log.
@@ -292,6 +314,13 @@ func (c *Config) validate(ps *problems) {
 	zones := validatePlaces(ps, "zones", c.Zones)
 	lanes := validatePlaces(ps, "lanes", c.Lanes)
 	doors := validatePlaces(ps, "doors", c.Doors)
+	for i, sl := range c.Signage.Slides {
+		for j, z := range sl.Zones {
+			if !zones[z] {
+				ps.add(fmt.Sprintf("signage.slides[%d].zones[%d]", i, j), "%q is not declared in [[zones]]", z)
+			}
+		}
+	}
 	for section, places := range map[string][]Place{"zones": c.Zones, "doors": c.Doors} {
 		for i, p := range places {
 			if p.TokenFile != "" {
@@ -439,6 +468,25 @@ func (s *Signage) validate(ps *problems) {
 		}
 		defDur(&sl.ShowFor, 8*time.Second)
 		sl.ShowFor.check(ps, f+".show_for", time.Second, time.Hour)
+		if sl.Days != "" {
+			if _, err := ParseDays(sl.Days); err != nil {
+				ps.add(f+".days", "%v", err)
+			}
+		}
+		if (sl.From == "") != (sl.Until == "") {
+			ps.add(f+".from", "from and until go together (e.g. from = \"07:00\", until = \"11:00\")")
+		} else if sl.From != "" {
+			a, errA := parseClock(sl.From)
+			b, errB := parseClock(sl.Until)
+			switch {
+			case errA != nil:
+				ps.add(f+".from", "%v", errA)
+			case errB != nil:
+				ps.add(f+".until", "%v", errB)
+			case b <= a:
+				ps.add(f+".until", "%s is not after from %s", sl.Until, sl.From)
+			}
+		}
 	}
 }
 

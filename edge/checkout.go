@@ -167,12 +167,19 @@ type posReply struct {
 	err error
 }
 
-// posDo runs fn on the engine goroutine, commits, and returns its result.
+// posDo runs a till request for lane on the engine goroutine.
 func posDo[T any](ctx context.Context, e *Engine, lane string, fn func(now time.Time) (T, error)) (T, error) {
-	var zero T
 	if !e.hasLane(lane) {
+		var zero T
 		return zero, ErrUnknownLane
 	}
+	return engineDo(ctx, e, fn)
+}
+
+// engineDo runs fn on the engine goroutine, commits what it produced, and
+// returns its result.
+func engineDo[T any](ctx context.Context, e *Engine, fn func(now time.Time) (T, error)) (T, error) {
+	var zero T
 	c := &posCmd{run: func(now time.Time) (any, error) { return fn(now) }, done: make(chan posReply, 1)}
 	select {
 	case e.cmds <- c:
@@ -734,4 +741,25 @@ func (e *Engine) restoreSessions(saved map[string]savedSession) {
 		}
 		e.lanes[lane] = s
 	}
+}
+
+// MaxPlays bounds the plays of one RecordPlays call.
+const MaxPlays = 100
+
+// RecordPlays commits proof-of-play events reported by signage screens.
+// The caller (the signage server) checks that each play answers an offer
+// it sent to that zone.
+func (e *Engine) RecordPlays(ctx context.Context, plays []Played) error {
+	if len(plays) > MaxPlays {
+		return fmt.Errorf("%d plays: at most %d", len(plays), MaxPlays)
+	}
+	_, err := engineDo(ctx, e, func(now time.Time) (struct{}, error) {
+		for i := range plays {
+			p := plays[i]
+			e.pending = append(e.pending, Event{Kind: KindPlayed, Source: "signage/" + p.Zone, Time: p.Started, Played: &p})
+		}
+		e.plays.Add(uint64(len(plays)))
+		return struct{}{}, nil
+	})
+	return err
 }

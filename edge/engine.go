@@ -109,7 +109,7 @@ type Engine struct {
 
 	processed, recognised, unknown, shown, intervals atomic.Uint64
 	committed, commitErrors, ignored, dropped        atomic.Uint64
-	baskets, redemptions, abandoned                  atomic.Uint64
+	baskets, redemptions, abandoned, plays           atomic.Uint64
 	stats                                            atomic.Pointer[Stats]
 }
 

@@ -27,6 +27,7 @@ const (
 	KindErased       Kind = "member.erased"     // an erasure request from HQ was carried out
 	KindRedeemed     Kind = "offer.redeemed"    // an offer was redeemed at a checkout lane
 	KindBasket       Kind = "basket.closed"     // a basket was paid at a checkout lane
+	KindPlayed       Kind = "offer.played"      // a signage screen played a personal offer (proof of play)
 )
 
 // Local reports whether events of this kind must never leave the gateway.
@@ -52,6 +53,8 @@ func (k Kind) Topic() string {
 		return "redemption"
 	case KindBasket:
 		return "basket"
+	case KindPlayed:
+		return "play"
 	}
 	return ""
 }
@@ -64,7 +67,7 @@ func (k Kind) Priority() int {
 	switch k {
 	case KindFootfall, KindDeviceStatus, KindErased, KindRedeemed, KindBasket:
 		return 0
-	case KindRecognition:
+	case KindRecognition, KindPlayed:
 		return 1
 	default:
 		return 2
@@ -92,6 +95,7 @@ type Event struct {
 	Erased      *Erased       `json:"erased,omitempty"`
 	Redemption  *Redemption   `json:"redemption,omitempty"`
 	Basket      *BasketClosed `json:"basket,omitempty"`
+	Played      *Played       `json:"played,omitempty"`
 }
 
 // CardRead is a card presented to a reader. The UID is never serialised.
@@ -236,6 +240,17 @@ type BasketClosed struct {
 	Categories []string `json:"categories,omitempty"`
 }
 
+// Played is proof that a signage screen played a personal offer: which
+// offer, on which screen of which zone, when and how long. It names no
+// member (the matching offer.shown exposure does).
+type Played struct {
+	OfferID    string    `json:"offer_id"`
+	Zone       string    `json:"zone"`
+	Screen     string    `json:"screen"` // the player's own id, kept by the browser
+	Started    time.Time `json:"started"`
+	DurationMS int64     `json:"duration_ms"`
+}
+
 // ErrBadEvent is returned for an event whose payload does not match its kind.
 var ErrBadEvent = errors.New("bad event")
 
@@ -245,7 +260,7 @@ func (e *Event) Validate() error {
 		KindCardRead: e.Card != nil, KindScan: e.Scan != nil, KindDoorCrossing: e.Crossing != nil,
 		KindRecognition: e.Recognition != nil, KindOfferShown: e.Exposure != nil,
 		KindFootfall: e.Footfall != nil, KindDeviceStatus: e.Device != nil, KindErased: e.Erased != nil,
-		KindRedeemed: e.Redemption != nil, KindBasket: e.Basket != nil,
+		KindRedeemed: e.Redemption != nil, KindBasket: e.Basket != nil, KindPlayed: e.Played != nil,
 	}
 	has, known := want[e.Kind]
 	if !known {

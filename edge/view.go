@@ -1,6 +1,10 @@
 package edge
 
-import "time"
+import (
+	"strings"
+	"time"
+	"unicode/utf8"
+)
 
 // Display receives what screens should show. The engine calls it after the
 // matching business events were committed to the outbox. Implementations
@@ -63,10 +67,17 @@ func offerView(o *Offer) OfferView {
 }
 
 // Greeting returns the signage greeting for m: the first name only with the
-// member's consent.
+// member's consent. Only the first word of the name is used, so a full name
+// typed into the first-name field does not put a surname on a public
+// screen; a name holding digits or '@' (a phone number or an email address
+// in the wrong field) is not used at all.
 func Greeting(m *Member) string {
-	if m.GreetByName && m.FirstName != "" {
-		return "Hello " + m.FirstName + "!"
+	if !m.GreetByName {
+		return "Welcome back!"
 	}
-	return "Welcome back!"
+	name, _, _ := strings.Cut(strings.TrimSpace(m.FirstName), " ")
+	if name == "" || utf8.RuneCountInString(name) > 24 || strings.ContainsAny(name, "@0123456789") {
+		return "Welcome back!"
+	}
+	return "Hello " + name + "!"
 }

@@ -53,6 +53,7 @@ type page struct {
 	Zones  []configs.Place
 	Lanes  []configs.Place
 	Events string // the page's event stream
+	Plays  string // where a signage player reports proof of play
 	Data   any    // the page's initial data, embedded as JSON
 }
 
@@ -94,10 +95,13 @@ func (s *Server) serveOverviewJSON(w http.ResponseWriter, _ *http.Request) {
 
 // loop is the /signage/{zone}/loop document.
 type loop struct {
-	Store  string      `json:"store"`
-	Zone   string      `json:"zone"`
-	Name   string      `json:"name"`
-	Slides []loopSlide `json:"slides"`
+	Store string `json:"store"`
+	Zone  string `json:"zone"`
+	Name  string `json:"name"`
+	// TimeZone is the store's: the player picks each slide's daypart in
+	// it, with its own clock, so dayparting goes on while it is offline.
+	TimeZone string      `json:"timezone"`
+	Slides   []loopSlide `json:"slides"`
 }
 
 type loopSlide struct {
@@ -105,16 +109,31 @@ type loopSlide struct {
 	Body      string `json:"body,omitempty"`
 	Image     string `json:"image,omitempty"`
 	ShowForMS int64  `json:"show_for_ms"`
+	// Days are the days it plays, Sunday first; From and Until its window
+	// in minutes after local midnight.
+	Days  [7]bool `json:"days"`
+	From  int     `json:"from"`
+	Until int     `json:"until"`
 }
 
+// loopOf is zone z's content loop: the slides for every zone and those
+// for z.
 func (s *Server) loopOf(z configs.Place) loop {
-	l := loop{Store: s.o.StoreName, Zone: z.ID, Name: placeName(z), Slides: []loopSlide{}}
+	l := loop{Store: s.o.StoreName, Zone: z.ID, Name: placeName(z), TimeZone: s.o.TimeZone, Slides: []loopSlide{}}
+	if l.TimeZone == "" {
+		l.TimeZone = "UTC"
+	}
 	for _, sl := range s.o.Slides {
+		if len(sl.Zones) > 0 && !slices.Contains(sl.Zones, z.ID) {
+			continue
+		}
 		d := sl.ShowFor.Duration
 		if d <= 0 {
 			d = defaultSlide
 		}
-		l.Slides = append(l.Slides, loopSlide{Title: sl.Title, Body: sl.Body, Image: sl.Image, ShowForMS: d.Milliseconds()})
+		days, from, until := sl.Daypart()
+		l.Slides = append(l.Slides, loopSlide{Title: sl.Title, Body: sl.Body, Image: sl.Image, ShowForMS: d.Milliseconds(),
+			Days: days, From: from, Until: until})
 	}
 	return l
 }
@@ -127,6 +146,7 @@ func (s *Server) serveSignage(w http.ResponseWriter, r *http.Request) {
 	}
 	p := s.newPage(placeName(z))
 	p.Place, p.Events, p.Data = z, "/signage/"+z.ID+"/events", s.loopOf(z)
+	p.Plays = "/api/v1/screens/" + z.ID + "/plays"
 	s.render(w, "signage.html", p)
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/redcarpet-retail/redcarpet/configs"
 	"github.com/redcarpet-retail/redcarpet/edge"
 )
 
@@ -243,15 +244,22 @@ func TestPages(t *testing.T) {
 }
 
 func TestSignageLoop(t *testing.T) {
-	_, ts := newTestServer(t, testOptions(), nil)
+	o := testOptions()
+	o.TimeZone = "Europe/Paris"
+	o.Slides = append(o.Slides,
+		configs.Slide{Title: "Breakfast", Days: "mon-fri", From: "07:00", Until: "10:30", Zones: []string{"bakery"}},
+		configs.Slide{Title: "Fresh fish on Fridays", Days: "fri", Zones: []string{"fresh"}})
+	_, ts := newTestServer(t, o, nil)
 	_, body := get(t, ts.URL+"/signage/bakery/loop")
 	var got loop
 	if err := json.Unmarshal([]byte(body), &got); err != nil {
 		t.Fatal(err)
 	}
-	want := loop{Store: "Lyon Part-Dieu", Zone: "bakery", Name: "Bakery", Slides: []loopSlide{
-		{Title: "Spring market", Body: "Local strawberries are here", ShowForMS: 6000},
-		{Title: "Fresh bread", Image: "/media/bread.jpg", ShowForMS: defaultSlide.Milliseconds()},
+	every := [7]bool{true, true, true, true, true, true, true}
+	want := loop{Store: "Lyon Part-Dieu", Zone: "bakery", Name: "Bakery", TimeZone: "Europe/Paris", Slides: []loopSlide{
+		{Title: "Spring market", Body: "Local strawberries are here", ShowForMS: 6000, Days: every, Until: 1440},
+		{Title: "Fresh bread", Image: "/media/bread.jpg", ShowForMS: defaultSlide.Milliseconds(), Days: every, Until: 1440},
+		{Title: "Breakfast", ShowForMS: defaultSlide.Milliseconds(), Days: [7]bool{false, true, true, true, true, true, false}, From: 7 * 60, Until: 10*60 + 30},
 	}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("loop\n got %+v\nwant %+v", got, want)

@@ -21,6 +21,7 @@ import (
 // bbolt file.
 type posStore struct {
 	url    string
+	server *Server
 	engine *edge.Engine
 	outbox *outbox.Outbox
 	store  *store.Store
@@ -56,6 +57,7 @@ func newPOS(t *testing.T) *posStore {
 	s, ts := newTestServer(t, testOptions(), nil)
 	e := edge.NewEngine(st, ob, s, edge.NewInbox(16), edge.Options{Lanes: []string{"1", "2"}, Currency: "EUR", History: st})
 	s.SetCheckout(e)
+	s.SetPlays(e)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()
@@ -65,7 +67,7 @@ func newPOS(t *testing.T) *posStore {
 		ob.Close()
 		db.Close()
 	})
-	return &posStore{url: ts.URL, engine: e, outbox: ob, store: st}
+	return &posStore{url: ts.URL, server: s, engine: e, outbox: ob, store: st}
 }
 
 // call sends a POS request with token (none when empty) and returns the

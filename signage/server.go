@@ -40,9 +40,11 @@ type Options struct {
 	Zones []configs.Place
 	// Lanes are the checkout lanes; each gets /checkout/{id}.
 	Lanes []configs.Place
-	// Slides is the default content loop of every signage screen, each
-	// slide shown for its ShowFor (8s when zero).
+	// Slides is the default content loop of the signage screens, each
+	// slide shown for its ShowFor (8s when zero), in its daypart and zones.
 	Slides []configs.Slide
+	// TimeZone is the store's IANA time zone, for dayparting.
+	TimeZone string
 
 	// Stats returns the engine's latest snapshot for the overview page. Nil
 	// shows an empty snapshot.
@@ -63,6 +65,8 @@ type Options struct {
 	// A lane without a token accepts only AdminToken.
 	LaneTokens map[string]string
 	AdminToken string
+	// Plays records the players' proof of play; nil answers it with 503.
+	Plays PlayRecorder
 
 	// Registry is served at /metrics; the server registers its own stream
 	// metrics in it. Nil serves a private registry holding only those.
@@ -84,10 +88,12 @@ type Server struct {
 	zones map[string]*hub
 	lanes map[string]*hub
 
-	unknownZone  atomic.Uint64
-	unknownLane  atomic.Uint64
-	authFailures atomic.Uint64 // requests refused for their token
-	badRequests  atomic.Uint64 // POS bodies refused
+	unknownZone   atomic.Uint64
+	unknownLane   atomic.Uint64
+	authFailures  atomic.Uint64 // requests refused for their token
+	badRequests   atomic.Uint64 // POS bodies refused
+	sent          sentFrames    // offer frames sent, for proof of play
+	playsRecorded atomic.Uint64
 
 	heartbeat    time.Duration // heartbeatEvery; shorter in tests
 	writeTimeout time.Duration // streamWriteTimeout; shorter in tests
@@ -153,6 +159,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /checkout/{lane}", s.serveCheckout)
 	mux.HandleFunc("GET /checkout/{lane}/events", s.serveCheckoutEvents)
 	s.posRoutes(mux)
+	mux.HandleFunc("POST /api/v1/screens/{zone}/plays", s.servePlays)
 	mux.HandleFunc("GET /healthz", serveHealth)
 	mux.HandleFunc("GET /readyz", s.serveReady)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
@@ -190,6 +197,7 @@ func (s *Server) ShowSignage(zone string, v edge.SignageView) {
 	p.Offer.ID, p.Offer.Title, p.Offer.Body = v.Offer.ID, v.Offer.Title, v.Offer.Body
 	p.Offer.DiscountPct, p.Offer.ValidTo = v.Offer.DiscountPct, v.Offer.ValidTo
 	p.ShowForMS, p.At = v.ShowForMS, v.At
+	s.sent.add(frameKey{zone, v.Offer.ID, v.At.UnixNano()}, s.now())
 	s.publish(h, "offer", p)
 }
 
@@ -328,6 +336,8 @@ var (
 		"Event frames dropped for a screen whose buffer was full.", []string{"channel", "place"}, nil)
 	authDesc = prometheus.NewDesc("redcarpet_http_auth_failures_total",
 		"Checkout and POS requests refused for a missing, unknown or other lane's token.", nil, nil)
+	playsDesc = prometheus.NewDesc("redcarpet_signage_plays_recorded_total",
+		"Personal offers the signage players reported played (proof of play), committed to the outbox.", nil, nil)
 	badRequestDesc = prometheus.NewDesc("redcarpet_pos_bad_requests_total",
 		"POS request bodies refused as malformed or invalid (answered 400).", nil, nil)
 	unknownDesc = prometheus.NewDesc("redcarpet_signage_unknown_place_total",
@@ -341,6 +351,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- unknownDesc
 	ch <- authDesc
 	ch <- badRequestDesc
+	ch <- playsDesc
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
@@ -360,4 +371,5 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(authDesc, prometheus.CounterValue, float64(c.s.authFailures.Load()))
 	ch <- prometheus.MustNewConstMetric(badRequestDesc, prometheus.CounterValue, float64(c.s.badRequests.Load()))
+	ch <- prometheus.MustNewConstMetric(playsDesc, prometheus.CounterValue, float64(c.s.playsRecorded.Load()))
 }

@@ -170,7 +170,7 @@ func newDaemon(cfg *configs.Config, o daemonOpts) (*daemon, error) {
 	d.reg = prometheus.NewRegistry()
 	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	d.web = signage.New(signage.Options{
-		StoreName: cfg.Store.Name, Zones: cfg.Zones, Lanes: cfg.Lanes, Slides: cfg.Signage.Slides,
+		StoreName: cfg.Store.Name, Zones: cfg.Zones, Lanes: cfg.Lanes, Slides: cfg.Signage.Slides, TimeZone: cfg.Store.TimeZone,
 		Stats:      func() edge.Stats { return d.engine.Stats() },
 		Status:     d.status,
 		Ready:      d.ready,
@@ -197,6 +197,7 @@ func newDaemon(cfg *configs.Config, o daemonOpts) (*daemon, error) {
 		Lanes: laneIDs(cfg), Currency: cfg.Store.Currency, History: db.store,
 	})
 	d.web.SetCheckout(d.engine)
+	d.web.SetPlays(d.engine)
 	h := cfg.HQ
 	dl, err := downlink.New(db.db, db.store, db.outbox, downlink.Options{Tenant: cfg.Store.Tenant, Store: cfg.Store.ID, Logger: d.log})
 	if err != nil {

@@ -128,6 +128,8 @@ func payload(e *edge.Event) (json.RawMessage, error) {
 		v = e.Redemption
 	case edge.KindBasket:
 		v = e.Basket
+	case edge.KindPlayed:
+		v = e.Played
 	default:
 		return nil, fmt.Errorf("encode: no wire format for kind %q", e.Kind)
 	}

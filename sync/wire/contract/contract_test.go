@@ -61,6 +61,8 @@ func events(full bool) []edge.Event {
 			Erased: &edge.Erased{MemberID: "m-9", RequestID: "er-1", Events: 3}},
 		{ID: "ep-7", Kind: edge.KindRedeemed, Source: "pos", Time: t0, Redemption: red},
 		{ID: "ep-8", Kind: edge.KindBasket, Source: "pos", Time: t0, Basket: bsk},
+		{ID: "ep-9", Kind: edge.KindPlayed, Source: "signage/fresh", Time: t0,
+			Played: &edge.Played{OfferID: "o-1", Zone: "fresh", Screen: "scr-0a1b", Started: t0, DurationMS: 10000}},
 	}
 }
 
@@ -184,7 +186,7 @@ func TestEveryWireTopicHasAChannel(t *testing.T) {
 		wire.RequestTopic(tenant, store): "changeRequests",
 		wire.ResendTopic(tenant, store):  "resend",
 	}
-	for _, k := range []edge.Kind{edge.KindRecognition, edge.KindOfferShown, edge.KindFootfall, edge.KindDeviceStatus, edge.KindErased, edge.KindRedeemed, edge.KindBasket} {
+	for _, k := range []edge.Kind{edge.KindRecognition, edge.KindOfferShown, edge.KindFootfall, edge.KindDeviceStatus, edge.KindErased, edge.KindRedeemed, edge.KindBasket, edge.KindPlayed} {
 		topics[wire.UplinkTopic(tenant, store, k)] = "uplink"
 	}
 	seen := map[string]bool{}
