@@ -5,17 +5,12 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/redcarpet-retail/redcarpet/edge"
-	"github.com/redcarpet-retail/redcarpet/edge/store"
-	"github.com/redcarpet-retail/redcarpet/sync/outbox"
 )
 
 // TestSignageResponsesCarryNoPersonalData: members with every kind of data
@@ -25,20 +20,7 @@ import (
 // surnames, email addresses, phone numbers and the first names of members
 // who did not consent.
 func TestSignageResponsesCarryNoPersonalData(t *testing.T) {
-	db, err := bolt.Open(filepath.Join(t.TempDir(), "redcarpet.db"), 0o600, outbox.DBOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	st, err := store.Open(db, []byte("0123456789abcdef0123456789abcdef"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ob, err := outbox.Open(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ob.Close()
+	st, ob := openTestDB(t)
 	now := time.Now()
 	members := []edge.MemberRecord{
 		// Consented, but a full name in the first-name field.

@@ -29,7 +29,9 @@ type posStore struct {
 
 const annaLoyalty = "0400000000017"
 
-func newPOS(t *testing.T) *posStore {
+// openTestDB opens a member store and an outbox on a new bbolt file; they
+// are closed when the test ends.
+func openTestDB(t *testing.T) (*store.Store, *outbox.Outbox) {
 	t.Helper()
 	db, err := bolt.Open(filepath.Join(t.TempDir(), "redcarpet.db"), 0o600, outbox.DBOptions())
 	if err != nil {
@@ -43,6 +45,13 @@ func newPOS(t *testing.T) *posStore {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { ob.Close(); db.Close() })
+	return st, ob
+}
+
+func newPOS(t *testing.T) *posStore {
+	t.Helper()
+	st, ob := openTestDB(t)
 	now := time.Now()
 	if err := st.PutMembers([]edge.MemberRecord{{
 		Member:  edge.Member{ID: "M1", FirstName: "Anna", Tier: "gold", Stage: edge.StageActive, Affinity: map[string]float64{"dairy": 1}},
@@ -61,12 +70,7 @@ func newPOS(t *testing.T) *posStore {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		ob.Close()
-		db.Close()
-	})
+	t.Cleanup(func() { cancel(); <-done }) // before the file closes
 	return &posStore{url: ts.URL, server: s, engine: e, outbox: ob, store: st}
 }
 
