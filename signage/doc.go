@@ -9,15 +9,17 @@
 //	GET /signage/{zone}          full-screen signage player
 //	GET /signage/{zone}/loop     the zone's content loop as JSON
 //	GET /signage/{zone}/events   event stream: "offer" events (edge.SignageView)
-//	GET /checkout/{lane}         checkout terminal page
-//	GET /checkout/{lane}/events  event stream: "member" events (edge.CheckoutView)
+//	GET /checkout/{lane}         checkout terminal page (lane token; ?token= logs a terminal in)
+//	GET /checkout/{lane}/events  event stream: "member" events (edge.CheckoutView; lane token)
+//	POST|GET|PUT /api/v1/lanes/{lane}/basket…  the POS API (pos.go, deploy/pos-openapi.yaml; lane token)
+//	POST /api/v1/screens/{zone}/plays  proof of play from signage players (plays.go)
 //	GET /healthz                 200 "ok" while the process serves HTTP
 //	GET /readyz                  200 when Options.Ready reports nil, else 503 with the reason;
 //	                             either way the body lists the devices that are not up
 //	GET /metrics                 Prometheus exposition of Options.Registry
 //	GET /assets/...              embedded CSS and JavaScript
 //
-// Every route answers GET (and HEAD) only; other methods get 405. An unknown
+// Pages and streams answer GET (and HEAD) only; other methods get 405. An unknown
 // zone or lane gets 404 with the reason in plain text. Pages are plain HTML,
 // CSS and JavaScript embedded in the binary: they load nothing from the
 // internet, which the gateway does not have.
@@ -51,8 +53,9 @@
 // shown as is, so it must not hold personal data either.
 //
 // Checkout pages show the recognised member to the cashier (first name,
-// tier, lifecycle stage, member id). They are meant for terminals on the
-// store LAN; token authentication for checkout arrives with the POS work.
+// tier, lifecycle stage, member id), so they and the POS API need the
+// lane's token or the admin token: 401 without one, 403 with another
+// lane's (pos.go).
 //
 // # Timeouts
 //
