@@ -138,6 +138,7 @@ type laneSession struct {
 	via      Via
 	offers   []BasketOffer
 	shown    map[string]bool // offers exposed in this session
+	declined map[string]bool // offers the cashier removed: never applied by themselves again
 	at       time.Time       // last activity
 	redeemed []string        // offers redeemed in this session
 }
@@ -150,10 +151,11 @@ const keyKeep = 24 * time.Hour
 
 // keyRecord is the answer given to an idempotency key.
 type keyRecord struct {
-	At     time.Time       `json:"at"`
-	Lane   string          `json:"lane"`
-	Op     string          `json:"op"`
-	Result json.RawMessage `json:"result"`
+	At      time.Time       `json:"at"`
+	Lane    string          `json:"lane"`
+	Op      string          `json:"op"`
+	Request string          `json:"request,omitempty"` // the request's own fields: a retry sends the same
+	Result  json.RawMessage `json:"result"`
 }
 
 // posCmd is a till request run on the engine goroutine.
@@ -322,6 +324,10 @@ func (e *Engine) ApplyOffer(ctx context.Context, lane, basketID, offerID string,
 			return CheckoutView{}, ErrNotApplicable
 		default:
 			o.Applied, o.Auto = on, false
+			if s.declined == nil {
+				s.declined = map[string]bool{}
+			}
+			s.declined[o.ID] = !on
 		}
 		s.at = now
 		e.price(s, "checkout/"+lane, now)
@@ -332,7 +338,7 @@ func (e *Engine) ApplyOffer(ctx context.Context, lane, basketID, offerID string,
 // Redeem redeems the applied offers of the lane's basket. A retry with the
 // same key returns the first answer and redeems nothing again.
 func (e *Engine) Redeem(ctx context.Context, lane, basketID, key string) (Redeemed, error) {
-	return e.keyed(ctx, lane, "redeem", key, func(now time.Time) (Redeemed, error) {
+	return e.keyed(ctx, lane, "redeem", key, basketID, func(now time.Time) (Redeemed, error) {
 		s := e.lanes[lane]
 		if err := sameBasket(s, basketID); err != nil {
 			return Redeemed{}, err
@@ -348,7 +354,7 @@ func (e *Engine) Redeem(ctx context.Context, lane, basketID, key string) (Redeem
 // (paid < 0: the basket's own total), redeeming the offers still applied.
 // A retry with the same key returns the first answer.
 func (e *Engine) CloseBasket(ctx context.Context, lane, basketID, key string, paid Money) (Redeemed, error) {
-	return e.keyed(ctx, lane, "close", key, func(now time.Time) (Redeemed, error) {
+	return e.keyed(ctx, lane, "close", key, fmt.Sprintf("%s %d", basketID, paid), func(now time.Time) (Redeemed, error) {
 		s := e.lanes[lane]
 		if err := sameBasket(s, basketID); err != nil {
 			return Redeemed{}, err
@@ -383,14 +389,16 @@ func (e *Engine) CloseBasket(ctx context.Context, lane, basketID, key string, pa
 	})
 }
 
-// keyed runs an idempotent till request.
-func (e *Engine) keyed(ctx context.Context, lane, op, key string, fn func(now time.Time) (Redeemed, error)) (Redeemed, error) {
+// keyed runs an idempotent till request. A key seen before returns its
+// first answer when the request is the same (lane, operation and fields)
+// and fails with ErrKeyReused otherwise.
+func (e *Engine) keyed(ctx context.Context, lane, op, key, request string, fn func(now time.Time) (Redeemed, error)) (Redeemed, error) {
 	if key == "" || len(key) > 128 {
 		return Redeemed{}, errors.New("an idempotency key of 1 to 128 bytes is required")
 	}
 	return posDo(ctx, e, lane, func(now time.Time) (Redeemed, error) {
 		if k, ok := e.keys[key]; ok {
-			if k.Lane != lane || k.Op != op {
+			if k.Lane != lane || k.Op != op || k.Request != request {
 				return Redeemed{}, ErrKeyReused
 			}
 			var r Redeemed
@@ -405,7 +413,7 @@ func (e *Engine) keyed(ctx context.Context, lane, op, key string, fn func(now ti
 		if err != nil {
 			return Redeemed{}, err
 		}
-		e.keys[key] = keyRecord{At: now, Lane: lane, Op: op, Result: raw}
+		e.keys[key] = keyRecord{At: now, Lane: lane, Op: op, Request: request, Result: raw}
 		e.dirty = true
 		return r, nil
 	})
@@ -561,7 +569,7 @@ func (e *Engine) price(s *laneSession, key string, now time.Time) {
 						take = append(take, j)
 					}
 				}
-				if pass == 1 && s.basket.List && o.AppliesTo > 0 {
+				if pass == 1 && s.basket.List && o.AppliesTo > 0 && !s.declined[o.ID] {
 					o.Applied, o.Auto = true, true
 				}
 				if o.AppliesTo <= 0 && !o.Redeemed {
@@ -699,6 +707,7 @@ type savedSession struct {
 	Via      Via             `json:"via,omitempty"`
 	Offers   []BasketOffer   `json:"offers,omitempty"`
 	Shown    map[string]bool `json:"shown,omitempty"`
+	Declined map[string]bool `json:"declined,omitempty"`
 	At       time.Time       `json:"at"`
 	Redeemed []string        `json:"redeemed,omitempty"`
 }
@@ -706,7 +715,7 @@ type savedSession struct {
 func (e *Engine) saveSessions() map[string]savedSession {
 	out := make(map[string]savedSession, len(e.lanes))
 	for lane, s := range e.lanes {
-		ss := savedSession{Basket: s.basket, Via: s.via, Offers: s.offers, Shown: s.shown, At: s.at, Redeemed: s.redeemed}
+		ss := savedSession{Basket: s.basket, Via: s.via, Offers: s.offers, Shown: s.shown, Declined: s.declined, At: s.at, Redeemed: s.redeemed}
 		if s.member != nil {
 			ss.MemberID = s.member.ID
 		}
@@ -720,7 +729,7 @@ func (e *Engine) restoreSessions(saved map[string]savedSession) {
 		if !e.hasLane(lane) {
 			continue
 		}
-		s := &laneSession{basket: ss.Basket, via: ss.Via, offers: ss.Offers, shown: ss.Shown, at: ss.At, redeemed: ss.Redeemed}
+		s := &laneSession{basket: ss.Basket, via: ss.Via, offers: ss.Offers, shown: ss.Shown, declined: ss.Declined, at: ss.At, redeemed: ss.Redeemed}
 		if s.shown == nil {
 			s.shown = map[string]bool{}
 		}

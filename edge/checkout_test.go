@@ -174,11 +174,29 @@ func TestShoppingListAppliesItself(t *testing.T) {
 		if o := find(t, v, "dairy-10"); o.Applied || o.AppliesTo != 0 {
 			t.Errorf("dairy-10 stacked: %+v", o)
 		}
-		c, err := h.engine.CloseBasket(ctx, "2", v.Basket.ID, "c", -1)
+		// The cashier removes it: it stays removed, whatever the lines do.
+		if v, err = h.engine.ApplyOffer(ctx, "2", v.Basket.ID, "dairy-20", false); err != nil || find(t, v, "dairy-20").Applied {
+			t.Fatalf("removing a shopping-list offer: %+v %v", find(t, v, "dairy-20"), err)
+		}
+		v, err = h.engine.SetLines(ctx, "2", v.Basket.ID, lines(line("milk", "dairy", 2, 100), line("soap", "", 1, 500), line("butter", "dairy", 1, 300)))
+		if err != nil || find(t, v, "dairy-20").Applied {
+			t.Fatalf("removed offer applied again: %+v %v", find(t, v, "dairy-20"), err)
+		}
+		// The dairy goes to the next offer instead.
+		if o := find(t, v, "dairy-10"); !o.Applied || !o.Auto || o.AppliesTo != 500 || o.Discount != 50 {
+			t.Errorf("dairy-10 after dairy-20 was removed: %+v", o)
+		}
+		if _, err := h.engine.CloseBasket(ctx, "2", v.Basket.ID, "c", 1); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.engine.CloseBasket(ctx, "2", v.Basket.ID, "c", 2); !errors.Is(err, edge.ErrKeyReused) {
+			t.Errorf("the same key with another total: %v", err)
+		}
+		c, err := h.engine.CloseBasket(ctx, "2", v.Basket.ID, "c", 1)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(c.Redemptions) != 1 || !c.Redemptions[0].Auto || c.Discount != 80 || c.Basket.Total != 820 {
+		if len(c.Redemptions) != 1 || !c.Redemptions[0].Auto || c.Redemptions[0].OfferID != "dairy-10" || c.Discount != 50 || c.Basket.Total != 1 || c.Basket.Subtotal != 1000 {
 			t.Errorf("close %+v", c)
 		}
 	})

@@ -65,6 +65,10 @@ func (f *sentFrames) add(k frameKey, now time.Time) {
 	if f.frames == nil {
 		f.frames, f.order = map[frameKey]*sentFrame{}, map[string][]frameKey{}
 	}
+	if fr := f.frames[k]; fr != nil {
+		fr.sent = now // the same frame again
+		return
+	}
 	f.frames[k] = &sentFrame{sent: now, screens: map[string]bool{}}
 	o := append(f.order[k.zone], k)
 	for len(o) > playFrames || (len(o) > 0 && now.Sub(f.frames[o[0]].sent) > playWindow) {
