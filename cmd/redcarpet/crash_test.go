@@ -33,6 +33,8 @@ import (
 	"github.com/redcarpet-retail/redcarpet/edge"
 	"github.com/redcarpet-retail/redcarpet/sync/broker"
 	"github.com/redcarpet-retail/redcarpet/sync/hq"
+	"github.com/redcarpet-retail/redcarpet/sync/hq/postgres"
+	"github.com/redcarpet-retail/redcarpet/sync/hq/postgres/pgtest"
 	"github.com/redcarpet-retail/redcarpet/sync/outbox"
 )
 
@@ -440,7 +442,7 @@ type hqVerdict struct {
 	Kinds      map[string]uint64
 }
 
-func checkHQ(sink *hq.BoltSink, tenant, store, epoch string, lastSeq uint64) (hqVerdict, error) {
+func checkHQ(sink hqSink, tenant, store, epoch string, lastSeq uint64) (hqVerdict, error) {
 	v := hqVerdict{LastSeq: lastSeq}
 	ids, err := sink.IDs(tenant, store)
 	if err != nil {
@@ -499,7 +501,7 @@ func (v hqVerdict) check(epoch string) error {
 
 // waitHQ polls until HQ holds as many events of epoch as lastSeq, or d
 // passes; the checker runs either way and says what is missing.
-func waitHQ(sink *hq.BoltSink, tenant, store, epoch string, lastSeq uint64, d time.Duration) {
+func waitHQ(sink hqSink, tenant, store, epoch string, lastSeq uint64, d time.Duration) {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		if cov, err := sink.Coverage(tenant, store); err == nil && cov[epoch].Count >= lastSeq {
@@ -509,23 +511,56 @@ func waitHQ(sink *hq.BoltSink, tenant, store, epoch string, lastSeq uint64, d ti
 	}
 }
 
-// startHQ runs an HQ ingest (shared subscription, BoltSink) on the broker
-// at url until the test ends.
-func startHQ(t *testing.T, url, clientID string) (*hq.Ingest, *hq.BoltSink) {
+// hqSink is HQ's event store as these tests use it: the ingest stores into
+// it and the checker reads back what it holds. The demo's hq.BoltSink is
+// one, and so is production's PostgreSQL sink.
+type hqSink interface {
+	hq.Sink
+	postgres.Queries
+}
+
+// boltSink opens a BoltSink in the test's directory, closed when the test
+// ends.
+func boltSink(t *testing.T) *hq.BoltSink {
 	t.Helper()
 	sink, err := hq.OpenBolt(filepath.Join(t.TempDir(), "hq.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { sink.Close() })
+	t.Log("HQ sink: bbolt")
+	return sink
+}
+
+// postgresOrBolt is the sink of the tests run against Mosquitto: with
+// REDCARPET_TEST_POSTGRES set (CI sets it), PostgreSQL on a schema of the
+// test's own, and a database that does not answer fails the test; unset, a
+// BoltSink.
+func postgresOrBolt(t *testing.T) hqSink {
+	t.Helper()
+	if os.Getenv(pgtest.Env) == "" {
+		t.Log(pgtest.Env + " is not set")
+		return boltSink(t)
+	}
+	db, err := postgres.Open(context.Background(), pgtest.Schema(t), postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	t.Logf("HQ sink: PostgreSQL (%s)", pgtest.Env)
+	return db.Sink
+}
+
+// startHQ runs an HQ ingest (shared subscription) into sink on the broker
+// at url until the test ends.
+func startHQ(t *testing.T, url, clientID string, sink hqSink) *hq.Ingest {
+	t.Helper()
 	ing := hq.New(hq.Options{
 		Broker: url, ClientID: clientID, Sink: sink, Logger: slog.New(slog.DiscardHandler),
 		BackoffMin: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond, ConnectTimeout: 5 * time.Second,
 	})
 	run := start(ing.Run)
-	t.Cleanup(func() {
-		run.stop()
-		sink.Close()
-	})
+	t.Cleanup(func() { run.stop() })
 	select {
 	case <-ing.Ready():
 	case <-run.done:
@@ -533,7 +568,7 @@ func startHQ(t *testing.T, url, clientID string) (*hq.Ingest, *hq.BoltSink) {
 	case <-time.After(15 * time.Second):
 		t.Fatalf("hq ingest did not subscribe to %s in 15s", url)
 	}
-	return ing, sink
+	return ing
 }
 
 func envUint(t *testing.T, name string, def uint64) uint64 {
@@ -549,7 +584,8 @@ func envUint(t *testing.T, name string, def uint64) uint64 {
 	return n
 }
 
-// TestCrashKill9 is the kill -9 test against the embedded broker.
+// TestCrashKill9 is the kill -9 test against the embedded broker, with the
+// demo's BoltSink at HQ.
 func TestCrashKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kill -9 test: skipped in -short mode")
@@ -560,18 +596,19 @@ func TestCrashKill9(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	crashTest(t, b.URL())
+	crashTest(t, b.URL(), boltSink(t))
 }
 
 // TestCrashKill9Mosquitto is the kill -9 test with a private Mosquitto as
-// the broker and HQ consuming through its shared subscription.
+// the broker and HQ consuming through its shared subscription into
+// PostgreSQL (see postgresOrBolt).
 func TestCrashKill9Mosquitto(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kill -9 test: skipped in -short mode")
 	}
 	t.Parallel()
 	m := startMosquitto(t, requireMosquitto(t), false)
-	crashTest(t, m.url())
+	crashTest(t, m.url(), postgresOrBolt(t))
 }
 
 // crashTest kills a child gateway process with SIGKILL at random moments
@@ -593,7 +630,7 @@ func TestCrashKill9Mosquitto(t *testing.T) {
 // quarter of the starts compact the database whatever its size (the
 // daemon's start-up compaction, normally for files of 64 MiB and more), so
 // kills also land in the copy-and-rename.
-func crashTest(t *testing.T, brokerURL string) {
+func crashTest(t *testing.T, brokerURL string, sink hqSink) {
 	seed := envUint(t, envCrashSeed, uint64(time.Now().UnixNano()))
 	cycles := int(envUint(t, envCrashCycles, defaultCrashCycles))
 	t.Logf("seed %d (replay with %s=%d), %d kill cycles, broker %s", seed, envCrashSeed, seed, cycles, brokerURL)
@@ -604,7 +641,7 @@ func crashTest(t *testing.T, brokerURL string) {
 	}()
 	rng := rand.New(rand.NewPCG(seed, 0x6b696c6c))
 
-	ing, sink := startHQ(t, brokerURL, "hq-crash")
+	ing := startHQ(t, brokerURL, "hq-crash", sink)
 	dir := t.TempDir()
 	path := filepath.Join(dir, DBFile)
 	load := newSynthLoad(seed)

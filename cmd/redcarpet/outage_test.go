@@ -302,14 +302,15 @@ func TestBrokerOutage(t *testing.T) {
 	}
 	ob.start()
 	defer func() { b.Close() }()
-	outageTest(t, ob)
+	outageTest(t, ob, boltSink(t))
 }
 
 // TestBrokerOutageMosquitto: a private Mosquitto with persistence is
-// stopped (SIGTERM) and started again on the same port.
+// stopped (SIGTERM) and started again on the same port; HQ stores into
+// PostgreSQL (see postgresOrBolt).
 func TestBrokerOutageMosquitto(t *testing.T) {
 	m := startMosquitto(t, requireMosquitto(t), true)
-	outageTest(t, outageBroker{addr: m.addr, start: m.start, stop: func() { m.stop(syscall.SIGTERM) }})
+	outageTest(t, outageBroker{addr: m.addr, start: m.start, stop: func() { m.stop(syscall.SIGTERM) }}, postgresOrBolt(t))
 }
 
 // outageTest runs a daemon in-process with the synthetic load, publishing
@@ -328,10 +329,10 @@ func TestBrokerOutageMosquitto(t *testing.T) {
 // subscriptions) acknowledges and drops whatever a store publishes before
 // HQ resubscribes, and the store has deleted it: a loss this test does not
 // cover (see the report on the uplink/HQ contract).
-func outageTest(t *testing.T, b outageBroker) {
+func outageTest(t *testing.T, b outageBroker, sink hqSink) {
 	const backoffMax = 2 * time.Second
 	proxy := newGateProxy(t, b.addr)
-	ing, sink := startHQ(t, "tcp://"+b.addr, "hq-outage")
+	ing := startHQ(t, "tcp://"+b.addr, "hq-outage", sink)
 
 	dir := t.TempDir()
 	load := newSynthLoad(1)

@@ -46,7 +46,8 @@ func TestLossyBrokerResend(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer brk.Close()
-	_, sink := startHQ(t, brk.URL(), "hq-lossy")
+	sink := boltSink(t)
+	startHQ(t, brk.URL(), "hq-lossy", sink)
 	changes, err := sink.ChangeLog(nil)
 	if err != nil {
 		t.Fatal(err)

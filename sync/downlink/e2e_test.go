@@ -20,16 +20,20 @@ import (
 	"github.com/redcarpet-retail/redcarpet/edge/store"
 	"github.com/redcarpet-retail/redcarpet/sync/broker"
 	"github.com/redcarpet-retail/redcarpet/sync/hq"
+	"github.com/redcarpet-retail/redcarpet/sync/hq/postgres"
+	"github.com/redcarpet-retail/redcarpet/sync/hq/postgres/pgtest"
 	"github.com/redcarpet-retail/redcarpet/sync/uplink"
 	"github.com/redcarpet-retail/redcarpet/sync/wire"
 )
 
-// These tests run HQ (one bbolt file holding the change log and the event
+// These tests run HQ (its database holding the change log and the event
 // sink, a Responder and an Ingest) and a store (its bbolt file with the
 // member store and the outbox, a Downlink sharing the uplink's one MQTT
 // connection through its OnConnect/OnDisconnect hooks) against a real
-// broker over TCP: the embedded mochi broker, and the machine's Mosquitto
-// when REDCARPET_TEST_MOSQUITTO names it.
+// broker over TCP: the embedded mochi broker with HQ in one bbolt file (the
+// demo's), and the machine's Mosquitto when REDCARPET_TEST_MOSQUITTO names
+// it, with HQ in PostgreSQL when REDCARPET_TEST_POSTGRES names a database
+// (production's; see postgresOrBolt).
 
 // mochi starts an embedded broker and returns its URL.
 func mochi(t *testing.T) string {
@@ -89,33 +93,72 @@ func cleanBroker(t *testing.T, url, tenant string, sessions ...string) {
 	})
 }
 
-// hqSide is HQ: one file with the sink and the change log, a Responder
-// and an Ingest.
-type hqSide struct {
-	tenant string
-	sink   *hq.BoltSink
-	log    *hq.BoltChangeLog
-	resp   *hq.Responder
-	ingest *hq.Ingest
+// hqSink is HQ's event sink as these tests use it: the Ingest stores into
+// it and received reads it back.
+type hqSink interface {
+	hq.Sink
+	postgres.Queries
 }
 
-func startHQ(t *testing.T, url, tenant string, retention int) *hqSide {
+// hqDB opens HQ's database for a test: its event sink and its change log,
+// which keeps retention changes per tenant. What it opens is closed when
+// the test ends.
+type hqDB func(t *testing.T, retention int) (hqSink, hq.ChangeLog)
+
+// boltHQ is the demo's HQ database: one bbolt file holding both.
+func boltHQ(t *testing.T, retention int) (hqSink, hq.ChangeLog) {
 	t.Helper()
 	sink, err := hq.OpenBolt(t.TempDir() + "/hq.db")
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { sink.Close() })
 	log, err := sink.ChangeLog(&hq.ChangeLogOpts{Retention: retention})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Log("HQ database: bbolt")
+	return sink, log
+}
+
+// postgresOrBolt is the HQ database of the tests run against Mosquitto:
+// production's, PostgreSQL on a schema of the test's own, when
+// REDCARPET_TEST_POSTGRES is set (CI sets it; a database that does not
+// answer fails the test); bbolt when it is not.
+func postgresOrBolt(t *testing.T, retention int) (hqSink, hq.ChangeLog) {
+	t.Helper()
+	if os.Getenv(pgtest.Env) == "" {
+		t.Log(pgtest.Env + " is not set")
+		return boltHQ(t, retention)
+	}
+	db, err := postgres.Open(context.Background(), pgtest.Schema(t), postgres.Options{Retain: retention})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	t.Logf("HQ database: PostgreSQL (%s)", pgtest.Env)
+	return db.Sink, db.ChangeLog
+}
+
+// hqSide is HQ: its database (the sink and the change log), a Responder
+// and an Ingest.
+type hqSide struct {
+	tenant string
+	sink   hqSink
+	log    hq.ChangeLog
+	resp   *hq.Responder
+	ingest *hq.Ingest
+}
+
+func startHQ(t *testing.T, url, tenant string, retention int, open hqDB) *hqSide {
+	t.Helper()
+	sink, log := open(t, retention)
 	h := &hqSide{tenant: tenant, sink: sink, log: log}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	t.Cleanup(func() {
 		cancel()
 		wg.Wait()
-		sink.Close()
 	})
 	group := "g" + tenant
 	h.resp = hq.NewResponder(hq.ResponderOptions{Broker: url, ClientID: "resp-" + tenant, ShareGroup: group,
@@ -365,8 +408,10 @@ func offerChange(id string, pct float64) wire.Change {
 
 func id(i int) string { return fmt.Sprintf("M-%07d", i) }
 
-func TestEndToEndMochi(t *testing.T)     { testEndToEnd(t, mochi(t), "acme") }
-func TestEndToEndMosquitto(t *testing.T) { testEndToEnd(t, mosquitto(t), randomTenant()) }
+func TestEndToEndMochi(t *testing.T) { testEndToEnd(t, mochi(t), "acme", boltHQ) }
+func TestEndToEndMosquitto(t *testing.T) {
+	testEndToEnd(t, mosquitto(t), randomTenant(), postgresOrBolt)
+}
 
 // testEndToEnd: a new store's first sync (a snapshot), live changes, and
 // the offline test: while the store is away HQ appends more changes than
@@ -374,8 +419,8 @@ func TestEndToEndMosquitto(t *testing.T) { testEndToEnd(t, mosquitto(t), randomT
 // erasure of a member whose recognitions wait in the store's outbox. On
 // reconnect the store converges; the member no longer resolves; their
 // events never reach HQ, and HQ receives the member.erased acknowledgement.
-func testEndToEnd(t *testing.T, url, tenant string) {
-	h := startHQ(t, url, tenant, hq.DefaultRetention)
+func testEndToEnd(t *testing.T, url, tenant string, open hqDB) {
+	h := startHQ(t, url, tenant, hq.DefaultRetention, open)
 	h.append(t, append(upserts(0, 300, 1), offerChange("O-1", 10), offerChange("O-2", 20), offerChange("O-3", 30), offerChange("O-4", 40))...)
 
 	s := startStore(t, url, tenant, Options{})
@@ -460,19 +505,19 @@ func testEndToEnd(t *testing.T, url, tenant string) {
 }
 
 func TestSnapshotAfterRetentionMochi(t *testing.T) {
-	testSnapshotAfterRetention(t, mochi(t), "acme")
+	testSnapshotAfterRetention(t, mochi(t), "acme", boltHQ)
 }
 
 func TestSnapshotAfterRetentionMosquitto(t *testing.T) {
-	testSnapshotAfterRetention(t, mosquitto(t), randomTenant())
+	testSnapshotAfterRetention(t, mosquitto(t), randomTenant(), postgresOrBolt)
 }
 
 // testSnapshotAfterRetention: the store's cursor falls behind HQ's
 // retention while it is offline, so it gets a snapshot, and the sweep
 // deletes what HQ no longer has (an erasure it never saw as a change),
 // with the queued events naming them.
-func testSnapshotAfterRetention(t *testing.T, url, tenant string) {
-	h := startHQ(t, url, tenant, 200)
+func testSnapshotAfterRetention(t *testing.T, url, tenant string, open hqDB) {
+	h := startHQ(t, url, tenant, 200, open)
 	h.append(t, append(upserts(0, 300, 1), offerChange("O-1", 10), offerChange("O-2", 20), offerChange("O-3", 30))...)
 	s := startStore(t, url, tenant, Options{PageSize: 64})
 	s.connect(t)
@@ -522,7 +567,7 @@ func testSnapshotAfterRetention(t *testing.T, url, tenant string) {
 func TestSnapshotResumesAfterRestart(t *testing.T) {
 	ctx := context.Background()
 	url := mochi(t)
-	h := startHQ(t, url, "acme", hq.DefaultRetention)
+	h := startHQ(t, url, "acme", hq.DefaultRetention, boltHQ)
 	h.append(t, upserts(0, 400, 1)...)
 	path := t.TempDir() + "/redcarpet.db"
 	g := openGateway(t, path)
@@ -569,7 +614,7 @@ func TestRetriesAndIgnoresStalePages(t *testing.T) {
 	s.connect(t)
 	eventually(t, "a request to go unanswered", func() bool { return s.d.Stats().Retries >= 2 })
 
-	h := startHQ(t, url, "acme", hq.DefaultRetention) // HQ comes up late
+	h := startHQ(t, url, "acme", hq.DefaultRetention, boltHQ) // HQ comes up late
 	h.append(t, upserts(0, 50, 1)...)
 	converge(t, h, s)
 	h.append(t, upserts(50, 60, 1)...)

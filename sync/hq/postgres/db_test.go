@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/redcarpet-retail/redcarpet/sync/hq/postgres/pgtest"
 )
 
 func TestMigrations(t *testing.T) {
@@ -20,7 +22,7 @@ func TestMigrations(t *testing.T) {
 // TestOpenConcurrently starts several workers on one empty schema at once:
 // each migration is applied once and every Open succeeds.
 func TestOpenConcurrently(t *testing.T) {
-	dsn := newSchema(t)
+	dsn := pgtest.Schema(t)
 	const workers = 4
 	dbs := make([]*DB, workers)
 	var wg sync.WaitGroup

@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/redcarpet-retail/redcarpet/sync/hq/postgres/pgtest"
 )
 
 // FuzzDecodeData feeds decodeData (which takes event data from the stores,
@@ -36,10 +38,10 @@ func FuzzDecodeData(f *testing.F) {
 		f.Add(s.kind, []byte(s.data))
 	}
 	var conn *pgx.Conn
-	if dsn := os.Getenv(envDSN); dsn != "" {
+	if dsn := os.Getenv(pgtest.Env); dsn != "" {
 		c, err := pgx.Connect(context.Background(), dsn)
 		if err != nil {
-			f.Fatalf("%s: PostgreSQL unreachable: %v", envDSN, err)
+			f.Fatalf("%s is set but PostgreSQL is unreachable: %v", pgtest.Env, err)
 		}
 		f.Cleanup(func() { c.Close(context.Background()) })
 		conn = c
