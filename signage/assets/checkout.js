@@ -108,6 +108,10 @@
   }
 
   function render(v) {
+    // A new customer or basket: the last message was about the previous one.
+    const before = view && (view.basket ? view.basket.basket_id : "") + "/" + (view.member ? view.member.id : "");
+    const now = (v.basket ? v.basket.basket_id : "") + "/" + (v.member ? v.member.id : "");
+    if (before !== now) say("");
     view = v;
     if (v.basket && v.basket.closed) {
       $("closed-total").textContent = "Total " + money(v.basket.paid || v.basket.total);
@@ -221,8 +225,11 @@
     link.className = "link " + (online ? "on" : "off");
     $("offline").hidden = online;
     if (online) {
-      // After a restart or a reload: the lane's open basket, if any.
-      call("GET", "").then(render, () => {});
+      // After a restart or a reload: the lane's open basket, if any; none
+      // (closed or expired meanwhile) means the panel is stale.
+      call("GET", "").then(render, (e) => {
+        if (/no open basket/.test(e.message)) render({ known: false, offers: [] });
+      });
     }
   }
 
