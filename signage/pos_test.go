@@ -260,13 +260,14 @@ func TestPOSFlow(t *testing.T) {
 	}
 }
 
-// FuzzDecodeRequest: no body makes the decoders panic, and what they
-// accept is valid.
+// FuzzDecodeRequest: no body makes the decoders (POS requests and
+// proof-of-play reports) panic, and what they accept is valid.
 func FuzzDecodeRequest(f *testing.F) {
 	f.Add(`{"lines": [{"sku": "a", "category": "dairy", "qty": 2, "unit_price": 2.49}]}`)
 	f.Add(`{"member_number": "0400000000017"}`)
 	f.Add(`{"applied": true, "basket_id": "1-x"}`)
 	f.Add(`{"total": 12.5}`)
+	f.Add(`{"screen": "scr-0001", "plays": [{"offer_id": "o", "at": "2026-11-22T10:00:00Z", "started": "2026-11-22T10:00:01Z", "duration_ms": 9000}]}`)
 	f.Add(`{"lines": [{"sku": "a", "qty": 1e3, "unit_price": "1"}]}`)
 	f.Fuzz(func(t *testing.T, body string) {
 		var l LinesRequest
@@ -289,5 +290,11 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 		var r RedeemRequest
 		_ = DecodeRequest([]byte(body), &r)
+		var pl PlaysRequest
+		if DecodeRequest([]byte(body), &pl) == nil && pl.validate() == nil {
+			if !screenRE.MatchString(pl.Screen) || len(pl.Plays) == 0 || len(pl.Plays) > edge.MaxPlays {
+				t.Fatalf("accepted a bad proof-of-play report %+v", pl)
+			}
+		}
 	})
 }
