@@ -537,7 +537,7 @@ func (e *Engine) publish(now time.Time) {
 		Processed: e.processed.Load(), Recognised: e.recognised.Load(), UnknownCards: e.unknown.Load(),
 		OffersShown: e.shown.Load(), Footfall: e.intervals.Load(), Committed: e.committed.Load(),
 		CommitErrors: e.commitErrors.Load(), Uncommitted: len(e.pending), Ignored: e.ignored.Load(),
-		Dropped: e.dropped.Load(),
+		Dropped: e.dropped.Load(), Baskets: e.baskets.Load(), Redemptions: e.redemptions.Load(), Plays: e.plays.Load(),
 	})
 }
 

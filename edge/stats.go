@@ -18,6 +18,9 @@ type Stats struct {
 	UnknownCards uint64 `json:"unknown_cards"`      // cards and loyalty codes that matched nobody
 	OffersShown  uint64 `json:"offers_shown"`       // exposures
 	Footfall     uint64 `json:"footfall_intervals"` // intervals closed
+	Baskets      uint64 `json:"baskets_closed"`     // baskets closed at the lanes
+	Redemptions  uint64 `json:"offers_redeemed"`    // offers redeemed on them
+	Plays        uint64 `json:"offers_played"`      // personal offers the signage screens reported played
 	Committed    uint64 `json:"events_committed"`   // business events written to the outbox
 	CommitErrors uint64 `json:"commit_errors"`      // failed outbox writes (retried)
 	Uncommitted  int    `json:"uncommitted"`        // business events waiting for a retry

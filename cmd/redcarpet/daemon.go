@@ -57,6 +57,9 @@ type daemonOpts struct {
 	logger   *slog.Logger          // required
 	tls      *tls.Config           // HQ TLS; nil: built from cfg.HQ
 	password string                // HQ password; "": read cfg.HQ.PasswordFile
+	// display wraps what the engine tells (the demo's simulated tills);
+	// nil: the signage server alone.
+	display func(edge.Display) edge.Display
 }
 
 // daemon is the store gateway with every component wired once.
@@ -189,7 +192,11 @@ func newDaemon(cfg *configs.Config, o daemonOpts) (*daemon, error) {
 		}
 		d.opts.drivers = append(d.opts.drivers, drvs...)
 	}
-	d.engine = edge.NewEngine(db.store, db.outbox, d.web, d.inbox, edge.Options{
+	var display edge.Display = d.web
+	if o.display != nil {
+		display = o.display(d.web)
+	}
+	d.engine = edge.NewEngine(db.store, db.outbox, display, d.inbox, edge.Options{
 		Devices: places, Doors: doors, Location: cfg.Store.Location(),
 		Interval: cfg.Footfall.Interval.Duration, CheckoutMax: cfg.Offers.CheckoutMax,
 		FrequencyCap: cfg.Offers.FrequencyCap.Duration, SignageShowFor: cfg.Offers.SignageShowFor.Duration,

@@ -45,6 +45,8 @@ type demoSummary struct {
 	Produced     uint64 // business events the store committed (all runs on this data dir)
 	Recognised   uint64
 	OffersShown  uint64
+	Baskets      uint64 // closed by the simulated tills
+	Redemptions  uint64
 	UnknownCards uint64
 	Intervals    uint64
 	DeviceEvents uint64 // raw events from the simulated devices
@@ -185,8 +187,14 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (demo
 	if o.tap != nil {
 		run = tapped(s.Run, o.tap)
 	}
+	var till *simTill
 	d, err := newDaemon(cfg, daemonOpts{
 		now: s.Clock().Now, logger: log, listener: ln,
+		display: func(web edge.Display) edge.Display {
+			// A till takes a few seconds of simulated time per step.
+			till = newSimTill(web, nil, o.seed, time.Duration(float64(20*time.Second)/max(o.speed, 1)))
+			return till
+		},
 		drivers: []driver{{devices: simDevices, open: always(run)}},
 		status: func() map[string]any {
 			st, _ := sink.Stats()
@@ -201,6 +209,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (demo
 	if err != nil {
 		return demoSummary{}, err
 	}
+	till.engine, till.member = d.engine, d.db.store.Member
 	offers := sim.Offers(o.start, loc)
 	if err := seed(d, so.Members, offers); err != nil {
 		d.db.Close()
@@ -245,6 +254,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (demo
 
 	// Stop producing, let the engine commit what it holds, then wait until
 	// HQ has everything the store produced.
+	till.stop()
 	stopErr := d.stopEngine()
 	ob := d.db.outbox
 	deadline := time.Now().Add(o.drain)
@@ -342,7 +352,7 @@ func seed(d *daemon, members []edge.MemberRecord, offers []edge.Offer) error {
 func summarize(d *daemon, s *sim.Sim, sink *hq.BoltSink, cfg *configs.Config) demoSummary {
 	e, ob := d.engine.Stats(), d.db.outbox.Stats()
 	sum := demoSummary{
-		Produced: ob.LastSeq, Recognised: e.Recognised, OffersShown: e.OffersShown,
+		Produced: ob.LastSeq, Recognised: e.Recognised, OffersShown: e.OffersShown, Baskets: e.Baskets, Redemptions: e.Redemptions,
 		UnknownCards: e.UnknownCards, Intervals: e.Footfall, DeviceEvents: s.Stats().Events, Backlog: ob.Backlog,
 		Downlink: d.downlink.Version(),
 	}
@@ -374,6 +384,8 @@ Summary
   members recognised          %d
   unknown cards               %d
   offers shown                %d
+  baskets closed (members)    %d
+  offers redeemed             %d
   footfall intervals closed   %d
   events produced by store    %d
   events received by HQ       %d (distinct, after deduplication)
@@ -382,7 +394,7 @@ Summary
   still in the outbox         %d
   HQ holds exactly what the store produced: %s
   the store applied HQ's change log up to version %d of %d
-`, s.DeviceEvents, s.Recognised, s.UnknownCards, s.OffersShown, s.Intervals, s.Produced,
+`, s.DeviceEvents, s.Recognised, s.UnknownCards, s.OffersShown, s.Baskets, s.Redemptions, s.Intervals, s.Produced,
 		s.HQReceived, s.HQDuplicates, s.HQGaps, s.Backlog, verdict, s.Downlink, s.HQHead)
 }
 

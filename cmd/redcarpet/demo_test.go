@@ -108,6 +108,9 @@ func TestDemoEndToEnd(t *testing.T) {
 	if sum.Recognised == 0 || sum.OffersShown == 0 || sum.Intervals == 0 || sum.Produced == 0 {
 		t.Errorf("a simulated 90 minutes should recognise members, show offers and close intervals: %+v", sum)
 	}
+	if sum.Baskets == 0 {
+		t.Errorf("the simulated tills closed no member basket: %+v", sum)
+	}
 	out := string(stdout.Bytes())
 	for _, want := range []string{"/signage/fresh", "/checkout/2", "HQ holds exactly what the store produced: yes"} {
 		if !strings.Contains(out, want) {
