@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -151,8 +152,8 @@ func posStatus(err error) int {
 func (s *Server) laneAuth(w http.ResponseWriter, r *http.Request, lane string) bool {
 	tok := ""
 	if h := r.Header.Get("Authorization"); h != "" {
-		t, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok {
+		scheme, t, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") { // the scheme is case-insensitive (RFC 9110)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="redcarpet"`)
 			writeError(w, http.StatusUnauthorized, "Authorization must be \"Bearer <token>\"")
 			return false
@@ -218,7 +219,7 @@ func (s *Server) pos(req func() any, h func(ctx context.Context, w http.Response
 		}
 		var body any
 		if req != nil {
-			if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+			if ct := r.Header.Get("Content-Type"); ct != "" && !isJSON(ct) {
 				writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
 				return
 			}
@@ -243,6 +244,13 @@ func (s *Server) pos(req func() any, h func(ctx context.Context, w http.Response
 		defer cancel()
 		h(ctx, w, r, lane, body)
 	}
+}
+
+// isJSON reports whether a Content-Type is application/json (any
+// parameters, any case).
+func isJSON(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/json"
 }
 
 // answer writes v, or err mapped to a status.

@@ -135,6 +135,11 @@ func TestPOSTokens(t *testing.T) {
 			t.Errorf("%s: no reason given: %v", tc.name, body)
 		}
 	}
+	// The scheme is case-insensitive; media type parameters are fine.
+	if status, v := p.call(t, "PUT", "/api/v1/lanes/2/basket/lines", "", `{"lines": []}`, "Authorization", "bearer "+testLane2Token,
+		"Content-Type", "Application/JSON; charset=utf-8"); status != http.StatusOK {
+		t.Errorf("lower-case bearer: %d %v", status, v)
+	}
 	// The checkout page and its stream need the lane's token too.
 	for _, path := range []string{"/checkout/2", "/checkout/2/events"} {
 		for token, want := range map[string]int{"": 401, testLane1Token: 403} {
@@ -192,6 +197,7 @@ func TestPOSBadRequests(t *testing.T) {
 		{"a string quantity", "PUT", lines, `{"lines": [{"sku": "a", "qty": "2", "unit_price": 1}]}`, nil, 400, "qty"},
 		{"two values", "PUT", lines, `{"lines": []} {}`, nil, 400, "more than one"},
 		{"not JSON", "PUT", lines, `lines=1`, []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, "application/json"},
+		{"not quite JSON", "PUT", lines, `{"lines": []}`, []string{"Content-Type", "application/jsonx"}, 415, "application/json"},
 		{"too large", "PUT", lines, `{"lines": [` + strings.Repeat(`{"sku":"a","qty":1,"unit_price":1},`, 8000) + `]}`, nil, 413, "over"},
 		{"no idempotency key", "POST", "/api/v1/lanes/1/basket/redeem", `{}`, nil, 400, "Idempotency-Key"},
 		{"both identifiers", "POST", "/api/v1/lanes/1/basket", `{"member_number": "1", "barcode": "2"}`, nil, 400, "not both"},
