@@ -103,6 +103,9 @@ type OfferPolicy struct {
 	// FrequencyCap: the same member is not shown the same offer on the same
 	// screen again within this window. Default 30m.
 	FrequencyCap Duration `toml:"frequency_cap"`
+	// DailyCap bounds the offers shown to one member per store day, all
+	// screens and lanes together. Default 6.
+	DailyCap int `toml:"daily_cap"`
 	// SignageShowFor is how long a personal offer interrupts the signage
 	// loop. Default 10s.
 	SignageShowFor Duration `toml:"signage_show_for"`
@@ -293,6 +296,7 @@ const (
 	DefaultBatchMaxBytes  = 128 << 10
 	DefaultInFlight       = 16
 	DefaultCheckoutMax    = 3
+	DefaultDailyCap       = 6
 	DefaultBaud           = 9600
 )
 
@@ -443,6 +447,8 @@ func (o *OfferPolicy) validate(ps *problems) {
 	defInt(&o.CheckoutMax, DefaultCheckoutMax)
 	intRange(ps, "offers.checkout_max", o.CheckoutMax, 1, 10)
 	defDur(&o.FrequencyCap, 30*time.Minute)
+	defInt(&o.DailyCap, DefaultDailyCap)
+	intRange(ps, "offers.daily_cap", o.DailyCap, 1, 50)
 	defDur(&o.SignageShowFor, 10*time.Second)
 	defDur(&o.VisitGap, 2*time.Hour)
 	o.FrequencyCap.check(ps, "offers.frequency_cap", 0, 30*24*time.Hour)

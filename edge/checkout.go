@@ -212,6 +212,7 @@ func (e *Engine) runCmd(c *posCmd) {
 	now := e.o.Now()
 	e.reloadOffers()
 	e.roll(now)
+	e.newStoreDay(now)
 	v, err := c.run(now)
 	before := e.commitErrors.Load()
 	e.commit()
@@ -536,7 +537,7 @@ func (e *Engine) price(s *laneSession, key string, now time.Time) {
 				next = append(next, o)
 			}
 		}
-		if room := e.o.CheckoutMax - len(next); room > 0 {
+		if room := min(e.o.CheckoutMax-len(next), e.dailyRoom(m)); room > 0 {
 			capped := e.capped(m, key, now)
 			skip := func(o *Offer) bool { _, on := keep[o.ID]; return on || (capped(o) && !s.shown[o.ID]) }
 			// Applicable offers first, then the best others.

@@ -48,14 +48,17 @@ type Placement struct {
 
 // Options configures the engine. Zero durations take the defaults noted.
 type Options struct {
-	Devices        map[string]Placement // by device name; events from other sources are ignored
-	Doors          []string             // every door, so quiet doors report zero intervals
-	Location       *time.Location       // store time zone; default UTC
-	Interval       time.Duration        // footfall interval; default 15m
-	CheckoutMax    int                  // offers per checkout panel; default 3
-	FrequencyCap   time.Duration        // same member, offer and screen; default 30m
-	SignageShowFor time.Duration        // default 10s
-	VisitGap       time.Duration        // default 2h
+	Devices      map[string]Placement // by device name; events from other sources are ignored
+	Doors        []string             // every door, so quiet doors report zero intervals
+	Location     *time.Location       // store time zone; default UTC
+	Interval     time.Duration        // footfall interval; default 15m
+	CheckoutMax  int                  // offers per checkout panel; default 3
+	FrequencyCap time.Duration        // same member, offer and screen; default 30m
+	// DailyCap bounds the offers shown to one member per store day (local
+	// midnight to midnight), every channel together; default 6.
+	DailyCap       int
+	SignageShowFor time.Duration // default 10s
+	VisitGap       time.Duration // default 2h
 	// Now is the engine clock; default time.Now. The demo passes simulated
 	// time, so intervals, validity windows and caps follow the simulation.
 	Now func() time.Time
@@ -95,6 +98,8 @@ type Engine struct {
 	offers    []Offer
 	offersVer uint64
 	caps      map[capKey]time.Time
+	today     string               // the store day shownToday counts, YYYY-MM-DD
+	shownDay  map[string]int       // member id → offers shown today
 	lastSeen  map[string]time.Time // member id → last recognition
 	lanes     map[string]*laneSession
 	keys      map[string]keyRecord // idempotency keys of till requests
@@ -133,6 +138,9 @@ func NewEngine(dir Directory, journal Journal, display Display, in *Inbox, o Opt
 	if o.CheckoutMax <= 0 {
 		o.CheckoutMax = 3
 	}
+	if o.DailyCap <= 0 {
+		o.DailyCap = 6
+	}
 	if o.MaxPending <= 0 {
 		o.MaxPending = 100_000
 	}
@@ -149,6 +157,7 @@ func NewEngine(dir Directory, journal Journal, display Display, in *Inbox, o Opt
 		o: o, dir: dir, journal: journal, display: display, in: in,
 		log:      o.Logger.With("component", "engine"),
 		caps:     map[capKey]time.Time{},
+		shownDay: map[string]int{},
 		lastSeen: map[string]time.Time{},
 		lanes:    map[string]*laneSession{},
 		keys:     map[string]keyRecord{},
@@ -288,6 +297,7 @@ func (e *Engine) step(batch []Event) {
 	now := e.o.Now()
 	e.reloadOffers()
 	e.roll(now)
+	e.newStoreDay(now)
 	e.expireSessions(now)
 	for i := range batch {
 		e.handle(&batch[i], now)
@@ -416,8 +426,20 @@ func (e *Engine) capped(m *Member, screen string, now time.Time) func(*Offer) bo
 	}
 }
 
+// newStoreDay starts the daily caps again at the store's midnight.
+func (e *Engine) newStoreDay(now time.Time) {
+	if day := now.In(e.o.Location).Format(time.DateOnly); day != e.today {
+		e.today = day
+		clear(e.shownDay)
+	}
+}
+
+// dailyRoom is how many more offers m may be shown today.
+func (e *Engine) dailyRoom(m *Member) int { return max(e.o.DailyCap-e.shownDay[m.ID], 0) }
+
 func (e *Engine) expose(ev *Event, m *Member, o *Offer, ch Channel, screen, key string, rank int, now time.Time) {
 	e.caps[capKey{m.ID, o.ID, key}] = now
+	e.shownDay[m.ID]++
 	e.shown.Add(1)
 	e.pending = append(e.pending, Event{
 		Kind: KindOfferShown, Source: ev.Source, Time: ev.Time,
@@ -427,6 +449,9 @@ func (e *Engine) expose(ev *Event, m *Member, o *Offer, ch Channel, screen, key 
 
 func (e *Engine) signage(ev *Event, m *Member, zone string, now time.Time) {
 	key := "signage/" + zone
+	if e.dailyRoom(m) == 0 {
+		return // enough offers for today
+	}
 	picked := Select(e.offers, m, ChannelSignage, now, 1, e.capped(m, key, now))
 	if len(picked) == 0 {
 		return

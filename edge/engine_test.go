@@ -60,8 +60,10 @@ type harness struct {
 	screens *screens
 	inbox   *edge.Inbox
 	engine  *edge.Engine
-	cancel  context.CancelFunc
-	done    chan error
+	// dailyCap is Options.DailyCap for start (0: the default).
+	dailyCap int
+	cancel   context.CancelFunc
+	done     chan error
 }
 
 var (
@@ -146,7 +148,7 @@ func (h *harness) start() {
 	h.engine = edge.NewEngine(h.store, h.journal, h.screens, h.inbox, edge.Options{
 		Devices: devices(), Doors: []string{"main", "side"}, Location: paris,
 		Interval: 15 * time.Minute, CheckoutMax: 2, FrequencyCap: 30 * time.Minute,
-		Lanes: []string{"1", "2"}, Currency: "EUR", History: h.store,
+		Lanes: []string{"1", "2"}, Currency: "EUR", History: h.store, DailyCap: h.dailyCap,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel, h.done = cancel, make(chan error, 1)
@@ -564,6 +566,41 @@ func TestInvalidEventDoesNotBlockCommits(t *testing.T) {
 		}
 		if n := len(h.committed(edge.KindRecognition)); n != 2 {
 			t.Errorf("%d recognitions committed, want 2", n)
+		}
+	})
+}
+
+// TestDailyCapAcrossChannels: a member is shown at most DailyCap offers per
+// store day, signage and checkout together, and again the next day.
+func TestDailyCapAcrossChannels(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		inStore()
+		h := newHarness(t, "")
+		defer h.close()
+		h.dailyCap = 3
+		h.start()
+		defer h.stop()
+		h.send(card("fresh-reader", annaCard), card("bakery-reader", annaCard)) // one offer each
+		h.send(card("lane-2-reader", annaCard))                                 // room for one more
+		v, err := h.engine.CurrentBasket(ctx, "2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(v.Offers) != 1 {
+			t.Errorf("checkout panel with %d offers after 2 on signage, want 1 (cap 3)", len(v.Offers))
+		}
+		time.Sleep(time.Hour) // past the frequency cap, same day
+		h.send(card("fresh-reader", annaCard))
+		if n := len(h.screens.signageOf("fresh")); n != 1 {
+			t.Errorf("fresh screen showed %d offers; the daily cap allows no more", n)
+		}
+		if n := len(h.committed(edge.KindOfferShown)); n != 3 {
+			t.Errorf("%d exposures today, want 3", n)
+		}
+		time.Sleep(24 * time.Hour) // the next store day
+		h.send(card("fresh-reader", annaCard))
+		if n := len(h.screens.signageOf("fresh")); n != 2 {
+			t.Errorf("fresh screen showed %d offers after midnight, want 2", n)
 		}
 	})
 }

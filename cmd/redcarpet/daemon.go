@@ -200,6 +200,7 @@ func newDaemon(cfg *configs.Config, o daemonOpts) (*daemon, error) {
 		Devices: places, Doors: doors, Location: cfg.Store.Location(),
 		Interval: cfg.Footfall.Interval.Duration, CheckoutMax: cfg.Offers.CheckoutMax,
 		FrequencyCap: cfg.Offers.FrequencyCap.Duration, SignageShowFor: cfg.Offers.SignageShowFor.Duration,
+		DailyCap: cfg.Offers.DailyCap,
 		VisitGap: cfg.Offers.VisitGap.Duration, Now: o.now, Logger: d.log,
 		Lanes: laneIDs(cfg), Currency: cfg.Store.Currency, History: db.store,
 	})
