@@ -63,7 +63,31 @@ func Eligible(o *Offer, m *Member, ch Channel, now time.Time) bool {
 	if o.CapPerMember > 0 && m.Redeemed[o.ID] >= o.CapPerMember {
 		return false
 	}
-	return len(o.Categories) == 0 || relevance(o, m, now) > 0
+	return len(o.Categories) == 0 || (relevance(o, m, now) > 0 && !expiresBeforeNeed(o, m, now))
+}
+
+// expiresBeforeNeed reports whether a category offer runs out before the
+// member needs any of its categories again: they just bought (less than half
+// their usual cycle ago) and the offer ends before their next purchase is
+// due (0.8 of the cycle). Such a coupon is noise to them; it comes back
+// with the next offer that lasts long enough.
+func expiresBeforeNeed(o *Offer, m *Member, now time.Time) bool {
+	for _, c := range o.Categories {
+		cy, ok := m.Cycles[c]
+		if m.Affinity[c] <= 0 {
+			continue
+		}
+		if !ok || cy.MeanDays <= 0 || cy.Last.IsZero() {
+			return false // no rhythm known: no reason to hold it back
+		}
+		cycle := time.Duration(cy.MeanDays * 24 * float64(time.Hour))
+		justBought := now.Sub(cy.Last) < cycle/2
+		due := cy.Last.Add(cycle * 8 / 10)
+		if !justBought || !o.ValidTo.Before(due) {
+			return false
+		}
+	}
+	return true
 }
 
 // Score ranks an eligible offer for a member at now; higher is better.

@@ -59,6 +59,13 @@ func TestEligible(t *testing.T) {
 		{"category never bought", offer("a", func(o *edge.Offer) { o.Categories = []string{"wine"} }), edge.ChannelSignage, false},
 		{"one category bought", offer("a", func(o *edge.Offer) { o.Categories = []string{"wine", "dairy"} }), edge.ChannelSignage, true},
 		{"no category", offer("a", func(o *edge.Offer) { o.Categories = nil }), edge.ChannelSignage, true},
+		// Anna bought bakery today (every 3 days): a bakery coupon ending
+		// before she needs bread again is not offered; one lasting past
+		// 0.8 of her cycle is.
+		{"short expiry, just bought", offer("a", func(o *edge.Offer) { o.Categories = []string{"bakery"} }), edge.ChannelSignage, false},
+		{"lasts until due", offer("a", func(o *edge.Offer) { o.Categories = []string{"bakery"}; o.ValidTo = now.Add(days(3)) }), edge.ChannelSignage, true},
+		{"short expiry, another category due", offer("a", func(o *edge.Offer) { o.Categories = []string{"bakery", "dairy"} }), edge.ChannelSignage, true},
+		{"short expiry, due now", offer("a", nil), edge.ChannelSignage, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := edge.Eligible(&tc.o, &m, tc.ch, now); got != tc.want {
@@ -86,7 +93,8 @@ func TestCycleTiming(t *testing.T) {
 func TestSelectRanksByTimingAndDiscount(t *testing.T) {
 	m := anna()
 	offers := []edge.Offer{
-		offer("bakery-30", func(o *edge.Offer) { o.Categories = []string{"bakery"}; o.DiscountPct = 30 }),
+		// Lasts past Anna's next bakery purchase, so it is ranked, not held back.
+		offer("bakery-30", func(o *edge.Offer) { o.Categories = []string{"bakery"}; o.DiscountPct = 30; o.ValidTo = now.Add(days(5)) }),
 		offer("dairy-10", nil),
 		offer("dairy-20", func(o *edge.Offer) { o.DiscountPct = 20 }),
 		offer("generic-5", func(o *edge.Offer) { o.Categories = nil; o.DiscountPct = 5 }),
