@@ -94,7 +94,11 @@ func TestSelectRanksByTimingAndDiscount(t *testing.T) {
 	m := anna()
 	offers := []edge.Offer{
 		// Lasts past Anna's next bakery purchase, so it is ranked, not held back.
-		offer("bakery-30", func(o *edge.Offer) { o.Categories = []string{"bakery"}; o.DiscountPct = 30; o.ValidTo = now.Add(days(5)) }),
+		offer("bakery-30", func(o *edge.Offer) {
+			o.Categories = []string{"bakery"}
+			o.DiscountPct = 30
+			o.ValidTo = now.Add(days(5))
+		}),
 		offer("dairy-10", nil),
 		offer("dairy-20", func(o *edge.Offer) { o.DiscountPct = 20 }),
 		offer("generic-5", func(o *edge.Offer) { o.Categories = nil; o.DiscountPct = 5 }),
