@@ -640,36 +640,24 @@ func (e *Engine) showLane(lane string, s *laneSession, now time.Time) CheckoutVi
 	return v
 }
 
-// memberView is what the cashier sees of m, with a churn warning when the
-// member is late against their own rhythm.
+// memberView is what the cashier sees of m: their lifecycle stage from
+// their own rhythm, and a churn warning when they are lapsing or churned.
 func memberView(m *Member, now time.Time) *MemberView {
-	v := &MemberView{ID: m.ID, FirstName: m.FirstName, Tier: m.Tier, Stage: m.Stage}
-	var last time.Time
-	usual := 0.0
-	for _, c := range m.Cycles {
-		if c.Last.After(last) {
-			last = c.Last
-		}
-		if c.MeanDays > 0 && (usual == 0 || c.MeanDays < usual) {
-			usual = c.MeanDays
-		}
+	stage := LifecycleStage(m, now)
+	v := &MemberView{ID: m.ID, FirstName: m.FirstName, Tier: m.Tier, Stage: stage}
+	last, usual := m.Rhythm()
+	if last.IsZero() || last.After(now) {
+		return v
 	}
-	if !last.IsZero() && !last.After(now) {
-		days := int(now.Sub(last).Hours() / 24)
-		v.LastVisitDays = &days
+	days := int(now.Sub(last).Hours() / 24)
+	v.LastVisitDays = &days
+	if usual > 0 {
+		v.UsualDays = math.Round(usual*10) / 10
+	}
+	if stage == StageLapsing || stage == StageChurned {
+		v.Warning = fmt.Sprintf("%s: last visit %d days ago", stage, days)
 		if usual > 0 {
-			v.UsualDays = math.Round(usual*10) / 10
-		}
-		late := usual > 0 && float64(days) > 1.5*usual
-		if m.Stage == StageLapsing || m.Stage == StageChurned || late {
-			stage := m.Stage
-			if stage == "" || stage == StageActive || stage == StageNew {
-				stage = StageLapsing
-			}
-			v.Warning = fmt.Sprintf("%s: last visit %d days ago", stage, days)
-			if usual > 0 {
-				v.Warning += fmt.Sprintf(", usually every %s days", trimFloat(usual))
-			}
+			v.Warning += fmt.Sprintf(", usually every %s days", trimFloat(usual))
 		}
 	}
 	return v

@@ -43,6 +43,55 @@ type Cycle struct {
 	Count    int       `json:"count,omitempty"`
 }
 
+// Rhythm is the member's shopping rhythm from their purchase cycles: the
+// last purchase in any category and the shortest usual interval between
+// purchases (their most frequent errand); zero values when unknown.
+func (m *Member) Rhythm() (last time.Time, usualDays float64) {
+	for _, c := range m.Cycles {
+		if c.Last.After(last) {
+			last = c.Last
+		}
+		if c.MeanDays > 0 && (usualDays == 0 || c.MeanDays < usualDays) {
+			usualDays = c.MeanDays
+		}
+	}
+	return last, usualDays
+}
+
+// Lifecycle thresholds, against the member's own usual interval.
+const (
+	lapsingAfter   = 2.0 // active until twice the usual interval has passed
+	churnedAfter   = 8.0 // lapsing until eight times it…
+	churnedMinDays = 60  // …and at least this many days
+)
+
+// LifecycleStage is m's stage at now, from recency against their own
+// rhythm: new with fewer than two purchases on record (when the cycles
+// count them), active while the last purchase is within twice their usual
+// interval, lapsing until eight times it (at least 60 days), churned
+// beyond. Without a known rhythm, HQ's stage (m.Stage) stands.
+func LifecycleStage(m *Member, now time.Time) Stage {
+	last, usual := m.Rhythm()
+	if last.IsZero() || usual <= 0 || last.After(now) {
+		return m.Stage
+	}
+	count := 0
+	for _, c := range m.Cycles {
+		count += c.Count
+	}
+	if count == 1 {
+		return StageNew
+	}
+	days := now.Sub(last).Hours() / 24
+	switch {
+	case days <= lapsingAfter*usual:
+		return StageActive
+	case days <= max(churnedAfter*usual, churnedMinDays):
+		return StageLapsing
+	}
+	return StageChurned
+}
+
 // Offer is a promotion HQ pushes down.
 type Offer struct {
 	ID         string    `json:"id"`

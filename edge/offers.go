@@ -57,7 +57,7 @@ func Eligible(o *Offer, m *Member, ch Channel, now time.Time) bool {
 	if len(o.Segments) > 0 && !slices.Contains(o.Segments, m.Segment) {
 		return false
 	}
-	if len(o.Stages) > 0 && !slices.Contains(o.Stages, m.Stage) {
+	if len(o.Stages) > 0 && !slices.Contains(o.Stages, LifecycleStage(m, now)) {
 		return false
 	}
 	if o.CapPerMember > 0 && m.Redeemed[o.ID] >= o.CapPerMember {

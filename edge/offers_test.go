@@ -202,3 +202,43 @@ func TestIntervalsOnClockChangeDays(t *testing.T) {
 		}
 	}
 }
+
+// TestLifecycleStage: the stage follows recency against the member's own
+// rhythm; without a rhythm HQ's stage stands.
+func TestLifecycleStage(t *testing.T) {
+	every := func(mean, ago float64, count int) edge.Member {
+		return edge.Member{Stage: edge.StageActive, Cycles: map[string]edge.Cycle{
+			"dairy": {MeanDays: mean, Last: now.Add(-days(ago)), Count: count},
+		}}
+	}
+	for _, tc := range []struct {
+		name string
+		m    edge.Member
+		want edge.Stage
+	}{
+		{"no rhythm: HQ's stage", edge.Member{Stage: edge.StageLapsing}, edge.StageLapsing},
+		{"first purchase", every(7, 1, 1), edge.StageNew},
+		{"on time", every(7, 6, 9), edge.StageActive},
+		{"twice late is still active", every(7, 14, 9), edge.StageActive},
+		{"lapsing", every(9, 41, 20), edge.StageLapsing},
+		{"weekly shopper gone 8 weeks: lapsing (60 days at least)", every(7, 56, 20), edge.StageLapsing},
+		{"churned", every(9, 75, 20), edge.StageChurned},
+		{"monthly shopper 7 months away", every(30, 241, 5), edge.StageChurned},
+		{"count unknown", every(7, 1, 0), edge.StageActive},
+	} {
+		if got := edge.LifecycleStage(&tc.m, now); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
+		}
+	}
+	// A win-back offer (targeted at lapsing members) goes to the member
+	// who stopped coming, whatever stage HQ last stored, and not to one on
+	// time.
+	winBack := offer("win-back", func(o *edge.Offer) { o.Stages = []edge.Stage{edge.StageLapsing}; o.ValidTo = now.Add(days(30)) })
+	gone, regular := every(9, 41, 20), every(6, 5, 20)
+	for _, m := range []*edge.Member{&gone, &regular} {
+		m.Affinity = map[string]float64{"dairy": 1}
+	}
+	if !edge.Eligible(&winBack, &gone, edge.ChannelCheckout, now) || edge.Eligible(&winBack, &regular, edge.ChannelCheckout, now) {
+		t.Errorf("win-back offer: lapsing member %v, regular %v", edge.Eligible(&winBack, &gone, edge.ChannelCheckout, now), edge.Eligible(&winBack, &regular, edge.ChannelCheckout, now))
+	}
+}
