@@ -11,7 +11,8 @@ import (
 // channel, is inside its validity window, targets the member's segment and
 // lifecycle stage (an empty target list means everyone), has not reached its
 // per-member redemption cap, and — when it is bound to categories — the
-// member buys in at least one of them. Eligible offers are ranked by
+// member buys in at least one of them and their next purchase there is due
+// (or their rhythm there is unknown). Eligible offers are ranked by
 //
 //	score = relevance × timing × (1 + discount/100)
 //
@@ -63,31 +64,30 @@ func Eligible(o *Offer, m *Member, ch Channel, now time.Time) bool {
 	if o.CapPerMember > 0 && m.Redeemed[o.ID] >= o.CapPerMember {
 		return false
 	}
-	return len(o.Categories) == 0 || (relevance(o, m, now) > 0 && !expiresBeforeNeed(o, m, now))
+	return len(o.Categories) == 0 || (relevance(o, m, now) > 0 && dueIn(o, m, now))
 }
 
-// expiresBeforeNeed reports whether a category offer runs out before the
-// member needs any of its categories again: they just bought (less than half
-// their usual cycle ago) and the offer ends before their next purchase is
-// due (0.8 of the cycle). Such a coupon is noise to them; it comes back
-// with the next offer that lasts long enough.
-func expiresBeforeNeed(o *Offer, m *Member, now time.Time) bool {
+// dueFrom is the position in a purchase cycle (days since the last
+// purchase over the usual days between purchases) from which the next
+// purchase is due.
+const dueFrom = 0.8
+
+// dueIn reports whether the member's next purchase is due in one of the
+// offer's categories they buy, or their rhythm there is unknown: a category
+// offer becomes eligible when the member is about to buy again, not long
+// before. So a coupon never lands right after a purchase, short-lived or
+// not.
+func dueIn(o *Offer, m *Member, now time.Time) bool {
 	for _, c := range o.Categories {
-		cy, ok := m.Cycles[c]
 		if m.Affinity[c] <= 0 {
 			continue
 		}
-		if !ok || cy.MeanDays <= 0 || cy.Last.IsZero() {
-			return false // no rhythm known: no reason to hold it back
-		}
-		cycle := time.Duration(cy.MeanDays * 24 * float64(time.Hour))
-		justBought := now.Sub(cy.Last) < cycle/2
-		due := cy.Last.Add(cycle * 8 / 10)
-		if !justBought || !o.ValidTo.Before(due) {
-			return false
+		cy := m.Cycles[c]
+		if cy.MeanDays <= 0 || cy.Last.IsZero() || now.Sub(cy.Last).Hours()/24 >= dueFrom*cy.MeanDays {
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 // Score ranks an eligible offer for a member at now; higher is better.

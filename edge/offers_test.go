@@ -59,13 +59,13 @@ func TestEligible(t *testing.T) {
 		{"category never bought", offer("a", func(o *edge.Offer) { o.Categories = []string{"wine"} }), edge.ChannelSignage, false},
 		{"one category bought", offer("a", func(o *edge.Offer) { o.Categories = []string{"wine", "dairy"} }), edge.ChannelSignage, true},
 		{"no category", offer("a", func(o *edge.Offer) { o.Categories = nil }), edge.ChannelSignage, true},
-		// Anna bought bakery today (every 3 days): a bakery coupon ending
-		// before she needs bread again is not offered; one lasting past
-		// 0.8 of her cycle is.
-		{"short expiry, just bought", offer("a", func(o *edge.Offer) { o.Categories = []string{"bakery"} }), edge.ChannelSignage, false},
-		{"lasts until due", offer("a", func(o *edge.Offer) { o.Categories = []string{"bakery"}; o.ValidTo = now.Add(days(3)) }), edge.ChannelSignage, true},
-		{"short expiry, another category due", offer("a", func(o *edge.Offer) { o.Categories = []string{"bakery", "dairy"} }), edge.ChannelSignage, true},
-		{"short expiry, due now", offer("a", nil), edge.ChannelSignage, true},
+		// Anna bought bakery today (every 3 days): no bakery offer until her
+		// next purchase is due, however long it lasts (so no short-expiry
+		// coupon right after a purchase); dairy is due.
+		{"just bought, short expiry", offer("a", func(o *edge.Offer) { o.Categories = []string{"bakery"} }), edge.ChannelSignage, false},
+		{"just bought, long validity", offer("a", func(o *edge.Offer) { o.Categories = []string{"bakery"}; o.ValidTo = now.Add(days(30)) }), edge.ChannelSignage, false},
+		{"one category due", offer("a", func(o *edge.Offer) { o.Categories = []string{"bakery", "dairy"} }), edge.ChannelSignage, true},
+		{"due now", offer("a", nil), edge.ChannelSignage, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := edge.Eligible(&tc.o, &m, tc.ch, now); got != tc.want {
@@ -93,7 +93,7 @@ func TestCycleTiming(t *testing.T) {
 func TestSelectRanksByTimingAndDiscount(t *testing.T) {
 	m := anna()
 	offers := []edge.Offer{
-		// Lasts past Anna's next bakery purchase, so it is ranked, not held back.
+		// Anna just bought bakery: not offered until it is due again.
 		offer("bakery-30", func(o *edge.Offer) {
 			o.Categories = []string{"bakery"}
 			o.DiscountPct = 30
@@ -119,7 +119,7 @@ func TestSelectRanksByTimingAndDiscount(t *testing.T) {
 		t.Errorf("Select = %v, want %v", got, want)
 	}
 	got = ids(edge.Select(offers, &m, edge.ChannelCheckout, now, 10, nil))
-	if want := []string{"dairy-20", "dairy-10", "generic-5", "bakery-30"}; !slices.Equal(got, want) {
+	if want := []string{"dairy-20", "dairy-10", "generic-5"}; !slices.Equal(got, want) {
 		t.Errorf("Select all = %v, want %v", got, want)
 	}
 	skip := func(o *edge.Offer) bool { return o.ID == "dairy-20" }
