@@ -20,6 +20,7 @@ import (
 
 	"github.com/redcarpet-retail/redcarpet/configs"
 	"github.com/redcarpet-retail/redcarpet/sync/broker"
+	"github.com/redcarpet-retail/redcarpet/sync/hq"
 )
 
 // requireMosquitto gates the tests that run a private Mosquitto process.
@@ -322,13 +323,11 @@ func TestBrokerOutageMosquitto(t *testing.T) {
 // the outage, and after draining HQ holds exactly 1..LastSeq of the
 // store's epoch.
 //
-// The proxy holds the store's reconnection until HQ has subscribed again on
-// the restarted broker. A broker that comes back without HQ's subscription
-// (mochi keeps no sessions across a restart; Mosquitto 2.0 with
-// persistence restores persistent sessions but not their shared
-// subscriptions) acknowledges and drops whatever a store publishes before
-// HQ resubscribes, and the store has deleted it: a loss this test does not
-// cover (see the report on the uplink/HQ contract).
+// The proxy holds the store's reconnection until HQ (ingest and responder)
+// has subscribed again on the restarted broker. What a broker acknowledged and then lost (a
+// message in flight to HQ when the broker stopped; one published before HQ
+// resubscribed) is repaired as in production: HQ's responder watches the
+// sequence coverage and asks the store to send it again.
 func outageTest(t *testing.T, b outageBroker, sink hqSink) {
 	const backoffMax = 2 * time.Second
 	proxy := newGateProxy(t, b.addr)
@@ -340,6 +339,7 @@ func outageTest(t *testing.T, b outageBroker, sink hqSink) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	resp := startGapWatch(t, "tcp://"+b.addr, "hq-outage-downlink", cfg.Store.Tenant, sink)
 	cfg.HQ.BackoffMin, cfg.HQ.BackoffMax = configs.D(100*time.Millisecond), configs.D(backoffMax)
 	if err := seedStore(cfg, &load, 0); err != nil {
 		t.Fatal(err)
@@ -379,7 +379,7 @@ func outageTest(t *testing.T, b outageBroker, sink hqSink) {
 
 	// The broker returns. HQ resubscribes first, then the store's
 	// reconnection goes through.
-	connects := ing.Stats().Connects
+	connects, respConnects := ing.Stats().Connects, resp.Stats().Connects
 	failures := up.Stats().ConnectFailures
 	proxy.hold()
 	b.start()
@@ -391,7 +391,9 @@ func outageTest(t *testing.T, b outageBroker, sink hqSink) {
 		if now.After(deadline) {
 			t.Fatalf("no acknowledged publish 30s after the broker restarted (HQ back: %v, uplink %+v)", !hqBack.IsZero(), up.Stats())
 		}
-		if hqBack.IsZero() && ing.Connected() && ing.Stats().Connects > connects {
+		// HQ is back when both its ingest and its responder (which answers
+		// the store's first change request after a reconnection) are.
+		if rs := resp.Stats(); hqBack.IsZero() && ing.Connected() && ing.Stats().Connects > connects && rs.Connected && rs.Connects > respConnects {
 			hqBack = now
 			proxy.release()
 		}
@@ -435,4 +437,26 @@ func outageTest(t *testing.T, b outageBroker, sink hqSink) {
 	if err := d.stop(); err != nil {
 		t.Error(err)
 	}
+}
+
+// startGapWatch runs HQ's downlink responder, as redcarpet-hq does beside
+// its ingest, until the test ends: it asks stores for what the sink misses.
+// Its change log is an empty one of its own.
+func startGapWatch(t *testing.T, url, clientID, tenant string, sink hqSink) *hq.Responder {
+	t.Helper()
+	changes, err := boltSink(t).ChangeLog(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := hq.NewResponder(hq.ResponderOptions{Broker: url, ClientID: clientID, Tenants: []string{tenant},
+		Log: changes, Gaps: sink, GapEvery: 200 * time.Millisecond, Logger: slog.New(slog.DiscardHandler),
+		BackoffMin: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond, ConnectTimeout: 5 * time.Second})
+	run := start(resp.Run)
+	t.Cleanup(func() { run.stop() })
+	select {
+	case <-resp.Ready():
+	case <-time.After(15 * time.Second):
+		t.Fatalf("HQ responder did not connect to %s in 15s", url)
+	}
+	return resp
 }
