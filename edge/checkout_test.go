@@ -14,11 +14,18 @@ var ctx = context.Background()
 
 // runEngine runs fn against a started engine on a seeded store, at 10:00
 // on a trading day, in a synctest bubble.
-func runEngine(t *testing.T, fn func(t *testing.T, h *harness)) {
+func runEngine(t *testing.T, fn func(t *testing.T, h *harness)) { runSeeded(t, nil, fn) }
+
+// runSeeded is runEngine with seed run on the harness before the engine
+// starts (more members, changed offers, options).
+func runSeeded(t *testing.T, seed func(t *testing.T, h *harness), fn func(t *testing.T, h *harness)) {
 	synctest.Test(t, func(t *testing.T) {
 		inStore()
 		h := newHarness(t, "")
 		defer h.close()
+		if seed != nil {
+			seed(t, h)
+		}
 		h.start()
 		defer h.stop()
 		fn(t, h)
@@ -317,10 +324,7 @@ func TestBasketSurvivesRestart(t *testing.T) {
 // TestRedemptionCapHoldsAcrossBaskets: an offer capped at one redemption
 // per member is not offered again once redeemed.
 func TestRedemptionCapHoldsAcrossBaskets(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		inStore()
-		h := newHarness(t, "")
-		defer h.close()
+	runSeeded(t, func(t *testing.T, h *harness) {
 		offers, _ := h.store.Offers()
 		for i := range offers {
 			if offers[i].ID == "dairy-20" {
@@ -330,8 +334,7 @@ func TestRedemptionCapHoldsAcrossBaskets(t *testing.T) {
 		if err := h.store.PutOffers(offers); err != nil {
 			t.Fatal(err)
 		}
-		h.start()
-		defer h.stop()
+	}, func(t *testing.T, h *harness) {
 		v, err := h.engine.OpenBasket(ctx, "1", edge.Identify{Number: "M1"})
 		if err != nil {
 			t.Fatal(err)
@@ -361,10 +364,7 @@ func TestRedemptionCapHoldsAcrossBaskets(t *testing.T) {
 // TestChurnWarning: the cashier sees how late a member is against their
 // own rhythm.
 func TestChurnWarning(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		inStore()
-		h := newHarness(t, "")
-		defer h.close()
+	runSeeded(t, func(t *testing.T, h *harness) {
 		err := h.store.PutMembers([]edge.MemberRecord{{Member: edge.Member{ID: "M3", FirstName: "Chloé", Stage: edge.StageLapsing,
 			Cycles: map[string]edge.Cycle{
 				"dairy":  {MeanDays: 9, Last: time.Now().Add(-41 * 24 * time.Hour), Count: 20},
@@ -374,8 +374,7 @@ func TestChurnWarning(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h.start()
-		defer h.stop()
+	}, func(t *testing.T, h *harness) {
 		v, err := h.engine.OpenBasket(ctx, "1", edge.Identify{Number: "M3"})
 		if err != nil {
 			t.Fatal(err)

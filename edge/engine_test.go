@@ -573,13 +573,7 @@ func TestInvalidEventDoesNotBlockCommits(t *testing.T) {
 // TestDailyCapAcrossChannels: a member is shown at most DailyCap offers per
 // store day, signage and checkout together, and again the next day.
 func TestDailyCapAcrossChannels(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		inStore()
-		h := newHarness(t, "")
-		defer h.close()
-		h.dailyCap = 3
-		h.start()
-		defer h.stop()
+	runSeeded(t, func(_ *testing.T, h *harness) { h.dailyCap = 3 }, func(t *testing.T, h *harness) {
 		h.send(card("fresh-reader", annaCard), card("bakery-reader", annaCard)) // one offer each
 		h.send(card("lane-2-reader", annaCard))                                 // room for one more
 		v, err := h.engine.CurrentBasket(ctx, "2")
