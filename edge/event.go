@@ -28,6 +28,10 @@ const (
 	KindRedeemed     Kind = "offer.redeemed"    // an offer was redeemed at a checkout lane
 	KindBasket       Kind = "basket.closed"     // a basket was paid at a checkout lane
 	KindPlayed       Kind = "offer.played"      // a signage screen played a personal offer (proof of play)
+	KindTraffic      Kind = "traffic.interval"  // a closed counting interval of the whole store
+	KindTrafficDay   Kind = "traffic.day"       // a closed trading day of the whole store
+	KindVisit        Kind = "visit.closed"      // a member's visit ended
+	KindWithheld     Kind = "offer.withheld"    // an offer a holdout member would have been shown
 )
 
 // Local reports whether events of this kind must never leave the gateway.
@@ -55,6 +59,14 @@ func (k Kind) Topic() string {
 		return "basket"
 	case KindPlayed:
 		return "play"
+	case KindTraffic:
+		return "traffic"
+	case KindTrafficDay:
+		return "day"
+	case KindVisit:
+		return "visit"
+	case KindWithheld:
+		return "holdout"
 	}
 	return ""
 }
@@ -65,9 +77,9 @@ func (k Kind) Topic() string {
 // then priority 1 (recognitions).
 func (k Kind) Priority() int {
 	switch k {
-	case KindFootfall, KindDeviceStatus, KindErased, KindRedeemed, KindBasket:
+	case KindFootfall, KindDeviceStatus, KindErased, KindRedeemed, KindBasket, KindTraffic, KindTrafficDay:
 		return 0
-	case KindRecognition, KindPlayed:
+	case KindRecognition, KindPlayed, KindVisit, KindWithheld:
 		return 1
 	default:
 		return 2
@@ -96,6 +108,10 @@ type Event struct {
 	Redemption  *Redemption   `json:"redemption,omitempty"`
 	Basket      *BasketClosed `json:"basket,omitempty"`
 	Played      *Played       `json:"played,omitempty"`
+	Traffic     *Traffic      `json:"traffic,omitempty"`
+	Day         *TrafficDay   `json:"day,omitempty"`
+	Visit       *Visit        `json:"visit,omitempty"`
+	Withheld    *Exposure     `json:"withheld,omitempty"`
 }
 
 // CardRead is a card presented to a reader. The UID is never serialised.
@@ -175,6 +191,12 @@ type Exposure struct {
 	Channel  Channel `json:"channel"`
 	Screen   string  `json:"screen"` // zone id for signage, lane id for checkout
 	Rank     int     `json:"rank"`   // 1 is the best offer of that display
+	// DiscountPct is the depth this member was offered: the offer's
+	// segment-matrix cell for them, or its flat discount.
+	DiscountPct float64 `json:"discount_pct,omitempty"`
+	// Cell is the member's segment-matrix cell in the offer's category
+	// ("switcher/heavy"), when the offer has a matrix.
+	Cell string `json:"cell,omitempty"`
 }
 
 // Footfall is one closed counting interval of one door, in the store's time
@@ -187,6 +209,132 @@ type Footfall struct {
 	Out   int       `json:"out"`
 	// Occupancy is the store's occupancy estimate when the interval closed.
 	Occupancy int `json:"occupancy"`
+	// StaffIn and StaffOut are the crossings among In and Out attributed to
+	// staff (a staff badge read at this door within a few seconds).
+	StaffIn  int `json:"staff_in,omitempty"`
+	StaffOut int `json:"staff_out,omitempty"`
+}
+
+// Traffic is one closed counting interval [Start, End) of the whole store:
+// door counts, visitors, occupancy, baskets and offers. Visitors are the
+// entries that were not staff; occupancy counts visitors only.
+type Traffic struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	Day   string    `json:"day"` // the trading day it belongs to, YYYY-MM-DD
+	In    int       `json:"in"`  // every entry, staff included
+	Out   int       `json:"out"`
+	// StaffIn and StaffOut are the staff crossings among In and Out.
+	StaffIn  int `json:"staff_in"`
+	StaffOut int `json:"staff_out"`
+	Visitors int `json:"visitors"` // In - StaffIn
+	// Occupancy is the visitors inside at End; Peak the most during the
+	// interval.
+	Occupancy int `json:"occupancy"`
+	Peak      int `json:"peak"`
+	// Clamped counts exits that found the store empty (drift: a missed
+	// entry); they did not take occupancy below zero.
+	Clamped int `json:"clamped,omitempty"`
+	// Reset is set on the interval in which the closing reset happened: the
+	// occupancy it cleared (visitors counted in and never out).
+	Reset *int `json:"reset,omitempty"`
+	// MemberVisits counts member visits that began in the interval.
+	MemberVisits int `json:"member_visits"`
+	// Baskets closed at the lanes, those of identified members among them,
+	// and what they paid.
+	Baskets       int    `json:"baskets"`
+	MemberBaskets int    `json:"member_baskets"`
+	Spend         Money  `json:"spend"`
+	MemberSpend   Money  `json:"member_spend"`
+	Currency      string `json:"currency"`
+	// Offers shown (exposures), redeemed, and withheld from holdout members.
+	OffersShown    int `json:"offers_shown"`
+	OffersRedeemed int `json:"offers_redeemed"`
+	OffersWithheld int `json:"offers_withheld,omitempty"`
+}
+
+// TrafficDay is one closed trading day of the whole store, [Start, End) in
+// the store's time zone (23 or 25 hours on the days clocks change).
+type TrafficDay struct {
+	Day      string    `json:"day"` // YYYY-MM-DD
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	In       int       `json:"in"`
+	Out      int       `json:"out"`
+	StaffIn  int       `json:"staff_in"`
+	StaffOut int       `json:"staff_out"`
+	Visitors int       `json:"visitors"`
+	// Peak is the highest occupancy of the day and when it was first reached.
+	Peak   int       `json:"peak"`
+	PeakAt time.Time `json:"peak_at,omitzero"`
+	// Mismatch is the occupancy the closing reset cleared; Clamped the exits
+	// that found the store empty. Both measure the counters' drift.
+	Mismatch int `json:"mismatch"`
+	Clamped  int `json:"clamped"`
+	// DwellS is the mean visitor dwell in seconds, from occupancy over time
+	// divided by visitors (Little's law); 0 without visitors.
+	DwellS int64 `json:"dwell_s"`
+	// Members counts the distinct members who visited; MemberDwellS is the
+	// mean dwell of their closed visits, in seconds.
+	Members      int   `json:"members"`
+	MemberVisits int   `json:"member_visits"`
+	MemberDwellS int64 `json:"member_dwell_s"`
+
+	Baskets        int    `json:"baskets"`
+	MemberBaskets  int    `json:"member_baskets"`
+	Spend          Money  `json:"spend"`
+	MemberSpend    Money  `json:"member_spend"`
+	Currency       string `json:"currency"`
+	OffersShown    int    `json:"offers_shown"`
+	OffersRedeemed int    `json:"offers_redeemed"`
+	OffersWithheld int    `json:"offers_withheld,omitempty"`
+
+	Doors []DoorDay   `json:"doors"`
+	Zones []ZoneDwell `json:"zones"`
+}
+
+// DoorDay is one door's crossings over a trading day.
+type DoorDay struct {
+	Door     string `json:"door"`
+	In       int    `json:"in"`
+	Out      int    `json:"out"`
+	StaffIn  int    `json:"staff_in"`
+	StaffOut int    `json:"staff_out"`
+}
+
+// ZoneDwell is what zone readers saw of member visits in one zone over a
+// trading day: how many visits passed through it and their mean time there.
+type ZoneDwell struct {
+	Zone   string `json:"zone"`
+	Visits int    `json:"visits"`
+	DwellS int64  `json:"dwell_s"` // mean, seconds
+}
+
+// Visit is a member's visit, from their first recognition to the exit door
+// or their last recognition before the visit gap.
+type Visit struct {
+	MemberID  string      `json:"member_id"`
+	Start     time.Time   `json:"start"`
+	End       time.Time   `json:"end"`
+	DwellS    int64       `json:"dwell_s"`
+	EntryDoor string      `json:"entry_door,omitempty"` // when recognised at a door on the way in
+	ExitDoor  string      `json:"exit_door,omitempty"`  // when recognised at a door on the way out
+	Zones     []ZoneVisit `json:"zones,omitempty"`
+	Lanes     []string    `json:"lanes,omitempty"`
+	Baskets   int         `json:"baskets"`
+	Spend     Money       `json:"spend"`
+	// Ended says how the visit ended: "door" (recognised at a door on the
+	// way out) or "gap" (not seen for the visit gap).
+	Ended string `json:"ended"`
+}
+
+// ZoneVisit is one zone of a member's visit: first and last read there and
+// the time until the member was next seen elsewhere (or the last read).
+type ZoneVisit struct {
+	Zone   string    `json:"zone"`
+	First  time.Time `json:"first"`
+	Last   time.Time `json:"last"`
+	DwellS int64     `json:"dwell_s"`
 }
 
 // DeviceState is a device's health.
@@ -261,6 +409,8 @@ func (e *Event) Validate() error {
 		KindRecognition: e.Recognition != nil, KindOfferShown: e.Exposure != nil,
 		KindFootfall: e.Footfall != nil, KindDeviceStatus: e.Device != nil, KindErased: e.Erased != nil,
 		KindRedeemed: e.Redemption != nil, KindBasket: e.Basket != nil, KindPlayed: e.Played != nil,
+		KindTraffic: e.Traffic != nil, KindTrafficDay: e.Day != nil, KindVisit: e.Visit != nil,
+		KindWithheld: e.Withheld != nil,
 	}
 	has, known := want[e.Kind]
 	if !known {

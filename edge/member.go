@@ -34,7 +34,43 @@ type Member struct {
 	Cycles map[string]Cycle `json:"cycles,omitempty"`
 	// Redeemed counts redemptions per offer id, for per-member caps.
 	Redeemed map[string]int `json:"redeemed,omitempty"`
+	// Matrix is the member's segment-matrix cell per category (brand
+	// loyalty by usage), as HQ computed it from their purchase history.
+	Matrix map[string]Cell `json:"matrix,omitempty"`
+	// Staff marks a store employee's card: at a door it marks the next
+	// crossing as staff; it never opens a visit or gets an offer.
+	Staff bool `json:"staff,omitempty"`
 }
+
+// Cell is a member's position in one category's segment matrix.
+type Cell struct {
+	Loyalty Loyalty `json:"loyalty"` // national, store or switcher
+	Usage   Usage   `json:"usage"`   // light, medium or heavy
+}
+
+// String is the cell's key in Offer.Depth: "switcher/heavy".
+func (c Cell) String() string { return string(c.Loyalty) + "/" + string(c.Usage) }
+
+// Loyalty is a member's brand loyalty in a category.
+type Loyalty string
+
+// Brand loyalties.
+const (
+	LoyalNational Loyalty = "national" // buys national brands
+	LoyalStore    Loyalty = "store"    // buys the store's own brand
+	LoyalSwitcher Loyalty = "switcher" // switches between them
+)
+
+// Usage is how much a member buys in a category, against the category's
+// other buyers.
+type Usage string
+
+// Usage levels.
+const (
+	UsageLight  Usage = "light"
+	UsageMedium Usage = "medium"
+	UsageHeavy  Usage = "heavy"
+)
 
 // Cycle is a member's purchase rhythm in one category.
 type Cycle struct {
@@ -107,6 +143,16 @@ type Offer struct {
 	DiscountPct float64 `json:"discount_pct"`
 	// CapPerMember limits redemptions per member; 0 means no limit.
 	CapPerMember int `json:"cap_per_member,omitempty"`
+	// Depth, when set, is the offer's segment matrix: the discount in
+	// percent per cell ("switcher/heavy": 30) of the member's cell in the
+	// offer's category. It targets the offer too: a member whose cell has
+	// no depth is not offered it. Empty: DiscountPct for everyone.
+	Depth map[string]float64 `json:"depth,omitempty"`
+	// HoldoutPct is the share of members, in percent (0..50), who are
+	// deliberately never shown the offer, so HQ can measure its lift. Who
+	// is held out is a hash of offer and member id (see InHoldout), so HQ
+	// can tell without being told.
+	HoldoutPct float64 `json:"holdout_pct,omitempty"`
 }
 
 // ValidAt reports whether t is inside the offer's validity window

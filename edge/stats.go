@@ -12,6 +12,9 @@ type Stats struct {
 	Occupancy     int            `json:"occupancy"`
 	Doors         []DoorStats    `json:"doors"`
 	Devices       []DeviceStatus `json:"devices"`
+	// Today is the trading day so far, for the store dashboard; nil until
+	// the engine has counted anything.
+	Today *TrafficToday `json:"today,omitempty"`
 
 	Processed    uint64 `json:"events_processed"`   // device events handled
 	Recognised   uint64 `json:"members_recognised"` // recognitions of known members
@@ -35,4 +38,15 @@ type DoorStats struct {
 	Out      int    `json:"out"`
 	InToday  int    `json:"in_today"`
 	OutToday int    `json:"out_today"`
+}
+
+// TrafficToday is the open trading day: its closed intervals and, last, the
+// open interval so far (its End is the engine clock). The engine shares one
+// value between snapshots until it changes: never modify it.
+type TrafficToday struct {
+	Day       string    `json:"day"` // YYYY-MM-DD
+	Intervals []Traffic `json:"intervals"`
+	Occupancy int       `json:"occupancy"` // visitors inside now
+	Peak      int       `json:"peak"`      // today's highest occupancy
+	Members   int       `json:"members"`   // distinct members who visited today
 }

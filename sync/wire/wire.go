@@ -130,6 +130,14 @@ func payload(e *edge.Event) (json.RawMessage, error) {
 		v = e.Basket
 	case edge.KindPlayed:
 		v = e.Played
+	case edge.KindTraffic:
+		v = e.Traffic
+	case edge.KindTrafficDay:
+		v = e.Day
+	case edge.KindVisit:
+		v = e.Visit
+	case edge.KindWithheld:
+		v = e.Withheld
 	default:
 		return nil, fmt.Errorf("encode: no wire format for kind %q", e.Kind)
 	}
