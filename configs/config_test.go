@@ -3,6 +3,7 @@ package configs_test
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -250,6 +251,11 @@ func TestDefaults(t *testing.T) {
 		got, want any
 	}{
 		{"footfall.interval", c.Footfall.Interval.Duration, 15 * time.Minute},
+		{"footfall.staff_window", c.Footfall.StaffWindow.Duration, 5 * time.Second},
+		{"footfall.closing_reset", c.Footfall.ClosingReset, ""},
+		{"footfall ClosingOffset()", c.Footfall.ClosingOffset(), time.Duration(0)},
+		{"store.day_start", c.Store.DayStart, "00:00"},
+		{"store DayStartOffset()", c.Store.DayStartOffset(), time.Duration(0)},
 		{"offers.checkout_max", c.Offers.CheckoutMax, configs.DefaultCheckoutMax},
 		{"offers.checkout_max literal", c.Offers.CheckoutMax, 3},
 		{"offers.frequency_cap", c.Offers.FrequencyCap.Duration, 30 * time.Minute},
@@ -409,6 +415,22 @@ func TestValidation(t *testing.T) {
 		{"interval 90m divides a day", `interval = "15m"`, `interval = "1h30m"`, nil},
 		{"interval 25m does not", `interval = "15m"`, `interval = "25m"`, []string{"footfall.interval"}},
 		{"interval malformed", `interval = "15m"`, `interval = "15 minutes"`, []string{"footfall.interval"}},
+		// Traffic: the trading day's start, the closing reset, the staff window.
+		{"day_start 04:00", `timezone = "Europe/Paris"`, "timezone = \"Europe/Paris\"\nday_start = \"04:00\"", nil},
+		{"day_start 12:00", `timezone = "Europe/Paris"`, "timezone = \"Europe/Paris\"\nday_start = \"12:00\"", nil},
+		{"day_start without a leading zero", `timezone = "Europe/Paris"`, "timezone = \"Europe/Paris\"\nday_start = \"4:00\"", []string{"store.day_start"}},
+		{"day_start after noon", `timezone = "Europe/Paris"`, "timezone = \"Europe/Paris\"\nday_start = \"13:00\"", []string{"store.day_start"}},
+		{"day_start 24:00", `timezone = "Europe/Paris"`, "timezone = \"Europe/Paris\"\nday_start = \"24:00\"", []string{"store.day_start"}},
+		{"day_start between intervals", `timezone = "Europe/Paris"`, "timezone = \"Europe/Paris\"\nday_start = \"04:10\"", []string{"store.day_start"}},
+		{"closing_reset", `interval = "15m"`, "interval = \"15m\"\nclosing_reset = \"21:30\"", nil},
+		{"closing_reset after midnight", `interval = "15m"`, "interval = \"15m\"\nclosing_reset = \"01:00\"", nil},
+		{"closing_reset at midnight", `interval = "15m"`, "interval = \"15m\"\nclosing_reset = \"00:00\"", nil},
+		{"closing_reset minute 60", `interval = "15m"`, "interval = \"15m\"\nclosing_reset = \"21:60\"", []string{"footfall.closing_reset"}},
+		{"closing_reset 9pm", `interval = "15m"`, "interval = \"15m\"\nclosing_reset = \"9pm\"", []string{"footfall.closing_reset"}},
+		{"staff_window 10s", `interval = "15m"`, "interval = \"15m\"\nstaff_window = \"10s\"", nil},
+		{"staff_window below a second", `interval = "15m"`, "interval = \"15m\"\nstaff_window = \"500ms\"", []string{"footfall.staff_window"}},
+		{"staff_window above a minute", `interval = "15m"`, "interval = \"15m\"\nstaff_window = \"2m\"", []string{"footfall.staff_window"}},
+		{"staff_window malformed", `interval = "15m"`, "interval = \"15m\"\nstaff_window = \"soon\"", []string{"footfall.staff_window"}},
 		{"log level", `level = "info"`, `level = "verbose"`, []string{"log.level"}},
 		{"slide without title", `title = "Welcome"`, `body = "no title, no image"`, []string{"signage.slides[0]"}},
 		{"slide image only", `title = "Welcome"`, `image = "/static/welcome.png"`, nil},
@@ -814,5 +836,35 @@ retention = 5000
 	}
 	if c.Sink.DSN == "" || c.Downlink.Retention != 5000 || c.Downlink.PageSize != 500 {
 		t.Errorf("postgres config %+v", c)
+	}
+}
+
+// TestTrafficClock checks the times of day handed to the engine.
+func TestTrafficClock(t *testing.T) {
+	for _, tt := range []struct {
+		dayStart, closing string
+		start, reset      time.Duration
+	}{
+		{"", "", 0, 0},
+		{"04:00", "01:00", 4 * time.Hour, time.Hour},
+		{"00:00", "21:30", 0, 21*time.Hour + 30*time.Minute},
+		{"06:15", "00:00", 6*time.Hour + 15*time.Minute, 24 * time.Hour},
+		{"00:00", "24:00", 0, 24 * time.Hour},
+	} {
+		src := strings.Replace(baseConfig, `timezone = "Europe/Paris"`, fmt.Sprintf("timezone = \"Europe/Paris\"\nday_start = %q", tt.dayStart), 1)
+		src = strings.Replace(src, `interval = "15m"`, fmt.Sprintf("interval = \"15m\"\nclosing_reset = %q", tt.closing), 1)
+		if tt.dayStart == "" {
+			src = strings.Replace(src, "day_start = \"\"\n", "", 1)
+		}
+		c, err := configs.Parse("clock.toml", []byte(src))
+		if err != nil {
+			t.Fatalf("day_start %q closing_reset %q: %v", tt.dayStart, tt.closing, err)
+		}
+		if got := c.Store.DayStartOffset(); got != tt.start {
+			t.Errorf("day_start %q: offset %s, want %s", tt.dayStart, got, tt.start)
+		}
+		if got := c.Footfall.ClosingOffset(); got != tt.reset {
+			t.Errorf("closing_reset %q: offset %s, want %s", tt.closing, got, tt.reset)
+		}
 	}
 }

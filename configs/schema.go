@@ -37,8 +37,23 @@ type Store struct {
 	TimeZone string  `toml:"timezone"` // IANA name; intervals and days follow it
 	Hours    []Hours `toml:"hours"`    // opening hours; none means always open
 	Currency string  `toml:"currency"` // ISO 4217 code of the tills' amounts; default EUR
+	// DayStart is the local time ("HH:MM", 00:00 to 12:00) at which a
+	// trading day starts, for the daily traffic figures: a store open past
+	// midnight sets "04:00" so that its night counts for the day before.
+	// It must fall on a footfall.interval boundary. Default "00:00".
+	DayStart string `toml:"day_start"`
 
-	loc *time.Location
+	loc        *time.Location
+	dayStartOK bool // DayStart is valid
+}
+
+// DayStartOffset is DayStart as a time after local midnight.
+func (s Store) DayStartOffset() time.Duration {
+	m, err := parseClock(s.DayStart)
+	if err != nil {
+		return 0
+	}
+	return time.Duration(m) * time.Minute
 }
 
 // Location is the store's time zone, resolved by validation.
@@ -117,6 +132,31 @@ type OfferPolicy struct {
 // Footfall configures door counting.
 type Footfall struct {
 	Interval Duration `toml:"interval"` // default 15m; must divide a day
+	// ClosingReset is the local time ("HH:MM"; "00:00" or "24:00" for
+	// midnight, "01:00" for a store closing after midnight) at which
+	// occupancy is set to zero each day: whoever the counters never saw
+	// leave is recorded as the day's mismatch. Empty: never reset.
+	ClosingReset string `toml:"closing_reset"`
+	// StaffWindow is how far apart a staff member's card read at a door
+	// reader and the crossing it marks as staff may be (1s to 60s);
+	// crossings count that much later. Default 5s.
+	StaffWindow Duration `toml:"staff_window"`
+}
+
+// ClosingOffset is ClosingReset as a time after local midnight (24h for
+// midnight); 0 when there is no closing reset.
+func (f Footfall) ClosingOffset() time.Duration {
+	if f.ClosingReset == "" {
+		return 0
+	}
+	m, err := parseClock(f.ClosingReset)
+	if err != nil {
+		return 0
+	}
+	if m == 0 {
+		m = 24 * 60
+	}
+	return time.Duration(m) * time.Minute
 }
 
 // Signage is the default content loop of the signage player.
@@ -312,6 +352,10 @@ func (c *Config) validate(ps *problems) {
 	c.HQ.validate(ps, c.Store)
 	c.Offers.validate(ps)
 	c.Footfall.validate(ps)
+	if c.Store.dayStartOK && c.Footfall.Interval.bad == "" && c.Footfall.Interval.Duration > 0 &&
+		c.Store.DayStartOffset()%c.Footfall.Interval.Duration != 0 {
+		ps.add("store.day_start", "%s is not on a footfall.interval boundary (%s)", c.Store.DayStart, c.Footfall.Interval.Duration)
+	}
 	c.Signage.validate(ps)
 	c.Log.validate(ps)
 	c.Barcodes.validate(ps)
@@ -365,6 +409,16 @@ func (s *Store) validate(ps *problems) {
 		ps.add("store.timezone", "unknown time zone %q", s.TimeZone)
 	} else {
 		s.loc = loc
+	}
+	if s.DayStart == "" {
+		s.DayStart = "00:00"
+	}
+	if m, err := parseClock(s.DayStart); err != nil {
+		ps.add("store.day_start", "%v", err)
+	} else if m > 12*60 {
+		ps.add("store.day_start", "%s is after 12:00: a trading day starts between 00:00 and 12:00", s.DayStart)
+	} else {
+		s.dayStartOK = true
 	}
 	for i, h := range s.Hours {
 		f := fmt.Sprintf("store.hours[%d]", i)
@@ -463,6 +517,13 @@ func (f *Footfall) validate(ps *problems) {
 		(24*time.Hour)%f.Interval.Duration != 0 {
 		ps.add("footfall.interval", "%s does not divide a day evenly (use 5m, 15m, 30m, 1h…)", f.Interval.Duration)
 	}
+	if f.ClosingReset != "" {
+		if _, err := parseClock(f.ClosingReset); err != nil {
+			ps.add("footfall.closing_reset", "%v", err)
+		}
+	}
+	defDur(&f.StaffWindow, 5*time.Second)
+	f.StaffWindow.check(ps, "footfall.staff_window", time.Second, time.Minute)
 }
 
 func (s *Signage) validate(ps *problems) {

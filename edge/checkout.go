@@ -246,6 +246,9 @@ func (e *Engine) OpenBasket(ctx context.Context, lane string, id Identify) (Chec
 			}
 			m, via = &mm, ViaTyped
 		}
+		if m != nil && m.Staff { // a staff card: no recognition, visit or offer
+			m, via, list = nil, "", false
+		}
 		if m != nil {
 			e.recognise(m, "checkout/"+lane, via, Placement{Lane: lane}, now, now)
 		}
@@ -530,26 +533,38 @@ func (e *Engine) price(s *laneSession, key string, now time.Time) {
 		for i := range e.offers {
 			byID[e.offers[i].ID] = &e.offers[i]
 		}
-		// Offers already on the panel stay while they are still valid (or
-		// redeemed in this basket).
+		// Offers already on the panel stay while they are still valid and
+		// the member is not held out of them (or redeemed in this basket).
 		for _, o := range s.offers {
-			if off := byID[o.ID]; (off != nil && Eligible(off, m, ChannelCheckout, now)) || o.Redeemed {
+			if off := byID[o.ID]; (off != nil && Eligible(off, m, ChannelCheckout, now) && !HeldOut(off, m)) || o.Redeemed {
 				next = append(next, o)
 			}
 		}
 		if room := min(e.o.CheckoutMax-len(next), e.dailyRoom(m)); room > 0 {
 			capped := e.capped(m, key, now)
 			skip := func(o *Offer) bool { _, on := keep[o.ID]; return on || (capped(o) && !s.shown[o.ID]) }
-			// Applicable offers first, then the best others.
+			// Applicable offers first, then the best others. Offers the
+			// member is held out of are withheld (recorded once per cap
+			// window, with the panel place they would have had) and the
+			// next best take their place, at the member's own depth.
 			applicable := func(o *Offer) bool { return skip(o) || appliesTo(o, b.Lines) <= 0 }
-			picked := Select(e.offers, m, ChannelCheckout, now, room, applicable)
+			picked, withheld := Choose(e.offers, m, ChannelCheckout, now, room, applicable)
 			if len(picked) < room && len(b.Lines) == 0 {
-				picked = append(picked, Select(e.offers, m, ChannelCheckout, now, room-len(picked), func(o *Offer) bool {
-					return skip(o) || slices.Contains(picked, o)
-				})...)
+				more, held := Choose(e.offers, m, ChannelCheckout, now, room-len(picked), func(o *Offer) bool {
+					return skip(o) || slices.ContainsFunc(picked, func(p Pick) bool { return p.Offer == o })
+				})
+				for _, p := range held {
+					p.Rank += len(picked)
+					withheld = append(withheld, p)
+				}
+				picked = append(picked, more...)
 			}
-			for _, o := range picked {
-				next = append(next, BasketOffer{OfferView: offerView(o), Categories: o.Categories})
+			for _, p := range withheld {
+				p.Rank += len(next)
+				e.withhold(&Event{Source: key, Time: now}, m, p, ChannelCheckout, b.Lane, key, now)
+			}
+			for _, p := range picked {
+				next = append(next, BasketOffer{OfferView: offerView(p.Offer, m, now), Categories: p.Offer.Categories})
 			}
 		}
 		// One offer per line: applied (and redeemed) offers take their
@@ -576,7 +591,7 @@ func (e *Engine) price(s *laneSession, key string, now time.Time) {
 				if o.AppliesTo <= 0 && !o.Redeemed {
 					o.Applied, o.Auto = false, false
 				}
-				if !o.Redeemed {
+				if !o.Redeemed { // DiscountPct is the member's depth (offerView)
 					o.Discount = o.AppliesTo.Percent(o.DiscountPct)
 				}
 				if o.Applied || o.Redeemed {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -59,6 +60,17 @@ type Options struct {
 	DailyCap       int
 	SignageShowFor time.Duration // default 10s
 	VisitGap       time.Duration // default 2h
+	// DayStart is the local time of day at which the store's trading day
+	// starts, 0 (midnight, the default) to 12h: a store open past
+	// midnight sets e.g. 4h so that its night counts for the day before.
+	DayStart time.Duration
+	// Closing is the local time of day (after midnight: 1h for 01:00; 24h
+	// for midnight) at which occupancy is reset to zero; 0: never.
+	Closing time.Duration
+	// StaffWindow is how far apart a staff badge read at a door and the
+	// crossing it marks as staff may be; crossings wait that long before
+	// they count. Default 5s.
+	StaffWindow time.Duration
 	// Now is the engine clock; default time.Now. The demo passes simulated
 	// time, so intervals, validity windows and caps follow the simulation.
 	Now func() time.Time
@@ -98,19 +110,23 @@ type Engine struct {
 	offers    []Offer
 	offersVer uint64
 	caps      map[capKey]time.Time
-	today     string               // the store day shownToday counts, YYYY-MM-DD
-	shownDay  map[string]int       // member id → offers shown today
-	lastSeen  map[string]time.Time // member id → last recognition
+	today     string         // the store day shownToday counts, YYYY-MM-DD
+	shownDay  map[string]int // member id → offers shown today
 	lanes     map[string]*laneSession
 	keys      map[string]keyRecord // idempotency keys of till requests
 	history   []purchase           // member store updates waiting for the commit
 	cmds      chan *posCmd
 	stopped   chan struct{}
-	ff        *footfall
-	dirty     bool // ff changed since the last commit
-	devices   map[string]DeviceStatus
-	pending   []Event
-	shows     []func()
+
+	forgetMu sync.Mutex
+	forget   []string // erased members to drop at the next step (ForgetLater)
+	tr       *Tracker // foot traffic and visits
+	trSaved  uint64   // tr.Version() in the last checkpoint committed
+	observed int      // pending[:observed] were given to tr.Observe
+	dirty    bool     // state other than tr changed since the last commit
+	devices  map[string]DeviceStatus
+	pending  []Event
+	shows    []func()
 
 	processed, recognised, unknown, shown, intervals atomic.Uint64
 	committed, commitErrors, ignored, dropped        atomic.Uint64
@@ -134,6 +150,7 @@ func NewEngine(dir Directory, journal Journal, display Display, in *Inbox, o Opt
 	def(&o.FrequencyCap, 30*time.Minute)
 	def(&o.SignageShowFor, 10*time.Second)
 	def(&o.VisitGap, 2*time.Hour)
+	def(&o.StaffWindow, 5*time.Second)
 	def(&o.Tick, time.Second)
 	if o.CheckoutMax <= 0 {
 		o.CheckoutMax = 3
@@ -158,12 +175,11 @@ func NewEngine(dir Directory, journal Journal, display Display, in *Inbox, o Opt
 		log:      o.Logger.With("component", "engine"),
 		caps:     map[capKey]time.Time{},
 		shownDay: map[string]int{},
-		lastSeen: map[string]time.Time{},
 		lanes:    map[string]*laneSession{},
 		keys:     map[string]keyRecord{},
 		cmds:     make(chan *posCmd),
 		stopped:  make(chan struct{}),
-		ff:       newFootfall(o.Doors),
+		tr:       newTracker(o),
 		devices:  map[string]DeviceStatus{},
 	}
 	e.stats.Store(&Stats{})
@@ -225,46 +241,44 @@ func (e *Engine) restore() error {
 		return fmt.Errorf("engine: load checkpoint: %w", err)
 	}
 	if raw != nil {
-		var cp checkpoint
+		cp := checkpoint{Traffic: newTracker(e.o)}
 		err := json.Unmarshal(raw, &cp)
-		if err == nil && cp.Footfall == nil { // written before checkout sessions: the footfall alone
+		if cp.Traffic == nil { // "traffic": null
+			cp.Traffic = newTracker(e.o)
+		}
+		fresh := err == nil && !cp.Traffic.started()
+		if fresh && cp.Footfall == nil { // written before checkout sessions: the footfall alone
 			cp.Footfall = &footfall{}
 			err = json.Unmarshal(raw, cp.Footfall)
 		}
 		if err != nil {
 			e.log.Error("checkpoint unreadable, counting from zero", "err", err)
 		} else {
-			f := *cp.Footfall
 			if cp.Keys != nil {
 				e.keys = cp.Keys
 			}
 			e.restoreSessions(cp.Lanes)
-			for _, d := range e.o.Doors {
-				if f.Doors[d] == nil {
-					if f.Doors == nil {
-						f.Doors = map[string]*doorCount{}
-					}
-					f.Doors[d] = &doorCount{}
-				}
+			e.tr = cp.Traffic
+			if fresh { // written before the traffic tracker
+				e.tr.adoptFootfall(cp.Footfall)
 			}
-			for d := range f.Doors {
-				if !slices.Contains(e.o.Doors, d) {
-					delete(f.Doors, d) // a door removed from the config
-				}
-			}
-			e.ff = &f
+			e.trSaved = e.tr.Version()
 		}
 	}
 	e.reloadOffers()
-	now := e.o.Now()
-	if start := IntervalStart(now, e.o.Location, e.o.Interval); !e.ff.IntervalStart.IsZero() && start.After(e.ff.IntervalStart) {
-		// The gateway was down: close the interval it was counting, but do
-		// not invent intervals for the time it was off.
-		e.closeInterval(NextInterval(e.ff.IntervalStart, e.o.Location, e.o.Interval))
-		e.ff.IntervalStart = start
-	}
+	// After downtime, the interval that was open is closed, but no
+	// intervals are invented for the time the gateway was off.
+	e.emitTraffic(e.tr.Resume(e.o.Now()))
 	e.step(nil)
 	return nil
+}
+
+// newTracker returns the foot-traffic tracker of the engine's options.
+func newTracker(o Options) *Tracker {
+	return NewTracker(TrafficOptions{
+		Doors: o.Doors, Location: o.Location, Interval: o.Interval, DayStart: o.DayStart, Closing: o.Closing,
+		StaffWindow: o.StaffWindow, VisitGap: o.VisitGap, Currency: o.Currency,
+	})
 }
 
 func (e *Engine) reloadOffers() {
@@ -284,10 +298,11 @@ func (e *Engine) reloadOffers() {
 }
 
 // checkpoint is the engine state committed with the events derived from
-// it: the footfall counters, the open baskets and the till's idempotency
-// keys.
+// it: the traffic tracker, the open baskets and the till's idempotency
+// keys. Footfall is read from checkpoints written before the tracker.
 type checkpoint struct {
-	Footfall *footfall               `json:"footfall"`
+	Traffic  *Tracker                `json:"traffic,omitempty"`
+	Footfall *footfall               `json:"footfall,omitempty"`
 	Lanes    map[string]savedSession `json:"lanes,omitempty"`
 	Keys     map[string]keyRecord    `json:"keys,omitempty"`
 }
@@ -295,6 +310,7 @@ type checkpoint struct {
 // step handles one batch at the engine clock's now, then commits.
 func (e *Engine) step(batch []Event) {
 	now := e.o.Now()
+	e.forgetErased()
 	e.reloadOffers()
 	e.roll(now)
 	e.newStoreDay(now)
@@ -307,46 +323,63 @@ func (e *Engine) step(batch []Event) {
 	e.publish(now)
 }
 
-// roll closes every interval that ended at or before now.
-func (e *Engine) roll(now time.Time) {
-	loc, d := e.o.Location, e.o.Interval
-	if e.ff.IntervalStart.IsZero() {
-		e.ff.IntervalStart = IntervalStart(now, loc, d)
-		e.ff.newDay(now.In(loc).Format(time.DateOnly))
-		e.dirty = true
-		return
-	}
-	for {
-		next := NextInterval(e.ff.IntervalStart, loc, d)
-		if now.Before(next) {
-			return
+// roll counts the foot traffic due by now: intervals and trading days that
+// closed, visits that ended.
+func (e *Engine) roll(now time.Time) { e.emitTraffic(e.tr.Advance(now)) }
+
+// emitTraffic queues the tracker's events. A visit of a member erased
+// meanwhile (no longer in the directory) is dropped: the downlink deletes
+// the member before it purges the outbox.
+func (e *Engine) emitTraffic(evs []Event) {
+	for _, ev := range evs {
+		switch ev.Kind {
+		case KindVisit:
+			if _, err := e.dir.Member(ev.Visit.MemberID); errors.Is(err, ErrNotFound) {
+				e.tr.Forget(ev.Visit.MemberID)
+				continue
+			}
+		case KindFootfall:
+			e.intervals.Add(1)
+		case KindTraffic:
+			e.prune(ev.Time)
 		}
-		e.closeInterval(next)
-		e.ff.IntervalStart = next
+		e.pending = append(e.pending, ev)
 	}
 }
 
-func (e *Engine) closeInterval(end time.Time) {
-	for _, f := range e.ff.close(end) {
-		e.pending = append(e.pending, Event{Kind: KindFootfall, Source: "engine", Time: end, Footfall: &f})
-		e.intervals.Add(1)
-	}
-	e.ff.newDay(end.In(e.o.Location).Format(time.DateOnly))
-	e.dirty = true
-	e.prune(end)
-}
-
-// prune forgets caps and visits that can no longer matter.
+// prune forgets caps that can no longer matter.
 func (e *Engine) prune(now time.Time) {
 	for k, t := range e.caps {
 		if now.Sub(t) >= e.o.FrequencyCap {
 			delete(e.caps, k)
 		}
 	}
-	for m, t := range e.lastSeen {
-		if now.Sub(t) >= e.o.VisitGap {
-			delete(e.lastSeen, m)
-		}
+}
+
+// Forget drops what the engine's traffic figures hold of an erased member
+// (their open visit), so no visit.closed event names them. It runs on the
+// engine goroutine.
+func (e *Engine) Forget(ctx context.Context, memberID string) error {
+	_, err := engineDo(ctx, e, func(time.Time) (bool, error) { return e.tr.Forget(memberID), nil })
+	return err
+}
+
+// ForgetLater is Forget for callers that must not wait for the engine (the
+// downlink, while it applies erasures): the members are dropped at the
+// engine's next step, at the latest one Tick later. It never blocks.
+func (e *Engine) ForgetLater(memberIDs ...string) {
+	e.forgetMu.Lock()
+	e.forget = append(e.forget, memberIDs...)
+	e.forgetMu.Unlock()
+}
+
+func (e *Engine) forgetErased() {
+	e.forgetMu.Lock()
+	ids := e.forget
+	e.forget = nil
+	e.forgetMu.Unlock()
+	for _, id := range ids {
+		e.tr.Forget(id)
 	}
 }
 
@@ -368,9 +401,7 @@ func (e *Engine) handle(ev *Event, now time.Time) {
 		m, _, err := e.dir.MemberByBarcode(ev.Scan.Code)
 		e.identified(ev, place, m, err, ViaBarcode, now)
 	case ev.Kind == KindDoorCrossing && ev.Crossing != nil && place.Door != "":
-		if e.ff.cross(place.Door, ev.Crossing.Dir, ev.Crossing.Count) {
-			e.dirty = true
-		} else {
+		if !e.tr.Cross(ev.Time, place.Door, ev.Crossing.Dir, ev.Crossing.Count) {
 			e.ignored.Add(1)
 		}
 	case ev.Kind == KindDeviceStatus && ev.Device != nil:
@@ -393,6 +424,13 @@ func (e *Engine) identified(ev *Event, place Placement, m Member, err error, via
 		e.ignored.Add(1)
 		e.log.Error("resolve member", "source", ev.Source, "via", via, "err", err)
 		return
+	case m.Staff:
+		// A staff card is no shopper's: no recognition, visit or offer. At
+		// a door it marks a crossing as staff.
+		if place.Door != "" {
+			e.tr.Badge(ev.Time, place.Door)
+		}
+		return
 	}
 	e.recognise(&m, ev.Source, via, place, ev.Time, now)
 	switch {
@@ -404,21 +442,25 @@ func (e *Engine) identified(ev *Event, place Placement, m Member, err error, via
 	}
 }
 
-// recognise records that m was identified at place.
+// recognise records that m was identified at place. Staff are never
+// recognised.
 func (e *Engine) recognise(m *Member, source string, via Via, place Placement, at, now time.Time) {
+	if m.Staff {
+		return
+	}
 	e.recognised.Add(1)
-	last, seen := e.lastSeen[m.ID]
-	e.lastSeen[m.ID] = now
 	e.pending = append(e.pending, Event{
 		Kind: KindRecognition, Source: source, Time: at,
 		Recognition: &Recognition{
 			MemberID: m.ID, Via: via, Zone: place.Zone, Lane: place.Lane, Door: place.Door,
-			NewVisit: !seen || now.Sub(last) >= e.o.VisitGap,
+			NewVisit: e.tr.Seen(at, m.ID, place.Zone, place.Lane, place.Door),
 		},
 	})
 }
 
-// capped reports whether m saw o on screen within the frequency cap.
+// capped reports whether m saw o on screen within the frequency cap, or
+// was held out of it there (a withheld offer takes the cap slot of the
+// exposure it replaced).
 func (e *Engine) capped(m *Member, screen string, now time.Time) func(*Offer) bool {
 	return func(o *Offer) bool {
 		t, ok := e.caps[capKey{m.ID, o.ID, screen}]
@@ -434,31 +476,42 @@ func (e *Engine) newStoreDay(now time.Time) {
 	}
 }
 
-// dailyRoom is how many more offers m may be shown today.
+// dailyRoom is how many more offers m may be shown today. Withheld offers
+// (holdouts) do not count: they were not shown.
 func (e *Engine) dailyRoom(m *Member) int { return max(e.o.DailyCap-e.shownDay[m.ID], 0) }
 
+// expose records that o was shown to m on screen at rank, at the member's
+// depth (DepthFor), and counts it against the frequency and daily caps.
 func (e *Engine) expose(ev *Event, m *Member, o *Offer, ch Channel, screen, key string, rank int, now time.Time) {
 	e.caps[capKey{m.ID, o.ID, key}] = now
 	e.shownDay[m.ID]++
 	e.shown.Add(1)
+	pct, cell, _ := DepthFor(o, m, now)
 	e.pending = append(e.pending, Event{
 		Kind: KindOfferShown, Source: ev.Source, Time: ev.Time,
-		Exposure: &Exposure{OfferID: o.ID, MemberID: m.ID, Channel: ch, Screen: screen, Rank: rank},
+		Exposure: &Exposure{OfferID: o.ID, MemberID: m.ID, Channel: ch, Screen: screen, Rank: rank,
+			DiscountPct: pct, Cell: cell},
 	})
 }
 
+// signage shows m's best offer on zone's screens. An offer m is held out
+// of that would have been the one is recorded as withheld, and the next
+// best is shown instead.
 func (e *Engine) signage(ev *Event, m *Member, zone string, now time.Time) {
 	key := "signage/" + zone
 	if e.dailyRoom(m) == 0 {
 		return // enough offers for today
 	}
-	picked := Select(e.offers, m, ChannelSignage, now, 1, e.capped(m, key, now))
+	picked, withheld := Choose(e.offers, m, ChannelSignage, now, 1, e.capped(m, key, now))
+	for _, p := range withheld {
+		e.withhold(ev, m, p, ChannelSignage, zone, key, now)
+	}
 	if len(picked) == 0 {
 		return
 	}
-	o := picked[0]
+	o := picked[0].Offer
 	e.expose(ev, m, o, ChannelSignage, zone, key, 1, now)
-	v := SignageView{Greeting: Greeting(m), Offer: offerView(o), ShowForMS: e.o.SignageShowFor.Milliseconds(), At: now}
+	v := SignageView{Greeting: Greeting(m), Offer: offerView(o, m, now), ShowForMS: e.o.SignageShowFor.Milliseconds(), At: now}
 	e.show(func(d Display) { d.ShowSignage(zone, v) })
 }
 
@@ -518,11 +571,19 @@ func (e *Engine) commit() {
 		}
 		return err != nil
 	})
-	if len(e.pending) > 0 || e.dirty {
+	// The traffic figures count the business events once, when they are
+	// first committed (or tried): the checkpoint written with them includes
+	// them, and a retry does not count them again.
+	for i := e.observed; i < len(e.pending); i++ {
+		e.tr.Observe(&e.pending[i])
+	}
+	e.observed = len(e.pending)
+	ver := e.tr.Version()
+	if dirty := e.dirty || ver != e.trSaved; len(e.pending) > 0 || dirty {
 		var state []byte
-		if e.dirty {
+		if dirty {
 			var err error
-			cp := checkpoint{Footfall: e.ff, Lanes: e.saveSessions(), Keys: e.keys}
+			cp := checkpoint{Traffic: e.tr, Lanes: e.saveSessions(), Keys: e.keys}
 			if state, err = json.Marshal(cp); err != nil {
 				e.log.Error("encode checkpoint", "err", err)
 				state = nil
@@ -535,12 +596,17 @@ func (e *Engine) commit() {
 			if over := len(e.pending) - e.o.MaxPending; over > 0 {
 				e.dropped.Add(uint64(over))
 				e.pending = slices.Delete(e.pending, 0, over)
+				e.observed = max(e.observed-over, 0)
 			}
 		} else {
 			e.committed.Add(uint64(len(e.pending)))
 			clear(e.pending)
 			e.pending = e.pending[:0]
+			e.observed = 0
 			e.dirty = false
+			if state != nil {
+				e.trSaved = ver
+			}
 		}
 	}
 	for _, f := range e.shows {
@@ -557,8 +623,8 @@ func (e *Engine) publish(now time.Time) {
 	}
 	sort.Slice(devs, func(i, j int) bool { return devs[i].Device < devs[j].Device })
 	e.stats.Store(&Stats{
-		At: now, IntervalStart: e.ff.IntervalStart, Occupancy: e.ff.Occupancy,
-		Doors: e.ff.stats(), Devices: devs,
+		At: now, IntervalStart: e.tr.IntervalStart(), Occupancy: e.tr.Occupancy(),
+		Doors: e.tr.DoorStats(), Devices: devs, Today: e.tr.Today(now),
 		Processed: e.processed.Load(), Recognised: e.recognised.Load(), UnknownCards: e.unknown.Load(),
 		OffersShown: e.shown.Load(), Footfall: e.intervals.Load(), Committed: e.committed.Load(),
 		CommitErrors: e.commitErrors.Load(), Uncommitted: len(e.pending), Ignored: e.ignored.Load(),

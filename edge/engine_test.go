@@ -86,6 +86,7 @@ func devices() map[string]edge.Placement {
 		"lane-2-scanner": {Kind: "sim_scanner", Lane: "2"},
 		"lane-2-reader":  {Kind: "sim_rfid", Lane: "2"},
 		"main-counter":   {Kind: "sim_door", Door: "main"},
+		"main-reader":    {Kind: "sim_rfid", Door: "main"},
 		"side-counter":   {Kind: "sim_door", Door: "side"},
 	}
 }
@@ -207,6 +208,16 @@ func scan(src, code string, class edge.ScanClass) edge.Event {
 
 func cross(src string, dir edge.Direction, n int) edge.Event {
 	return edge.Event{Kind: edge.KindDoorCrossing, Source: src, Crossing: &edge.Crossing{Dir: dir, Count: n}}
+}
+
+// staffWindow is the engine's default edge.Options.StaffWindow: crossings
+// count that long after they happened.
+const staffWindow = 5 * time.Second
+
+// settle lets the staff window pass (and a tick count what waited).
+func settle() {
+	time.Sleep(staffWindow + time.Second)
+	synctest.Wait()
 }
 
 // inStore moves the bubble's clock to 10:00 Paris time on a trading day, so
@@ -387,15 +398,17 @@ func TestFootfallIntervalsAndOccupancy(t *testing.T) {
 		h.start()
 		defer h.stop()
 		h.send(cross("main-counter", edge.In, 1), cross("main-counter", edge.In, 2), cross("side-counter", edge.Out, 1))
+		settle() // crossings count once the staff window passed
 		if st := h.engine.Stats(); st.Occupancy != 2 {
 			t.Errorf("occupancy %d, want 2", st.Occupancy)
 		}
 		// More exits than entries: occupancy stops at zero.
 		h.send(cross("side-counter", edge.Out, 5))
+		settle()
 		if st := h.engine.Stats(); st.Occupancy != 0 {
 			t.Errorf("occupancy %d, want 0", st.Occupancy)
 		}
-		time.Sleep(15 * time.Minute) // the tick closes 10:00-10:15
+		time.Sleep(15 * time.Minute) // 10:15:12: a tick closed 10:00-10:15 at 10:15:05
 		synctest.Wait()
 		ff := h.committed(edge.KindFootfall)
 		if len(ff) != 2 {
@@ -437,6 +450,7 @@ func TestCountsSurviveRestart(t *testing.T) {
 		h = newHarness(t, h.path)
 		h.start()
 		h.send(cross("main-counter", edge.In, 1))
+		settle()
 		if st := h.engine.Stats(); st.Occupancy != 5 || st.Doors[0].In != 5 {
 			t.Errorf("after restart: occupancy %d, main in %d; want 5 and 5", st.Occupancy, st.Doors[0].In)
 		}
@@ -597,4 +611,238 @@ func TestDailyCapAcrossChannels(t *testing.T) {
 			t.Errorf("fresh screen showed %d offers after midnight, want 2", n)
 		}
 	})
+}
+
+// staffCard is the card of S1, a store employee.
+var staffCard = []byte{0x5A, 0xFF, 0x00, 0x01}
+
+func withStaff(t *testing.T, h *harness) {
+	err := h.store.PutMembers([]edge.MemberRecord{{
+		Member: edge.Member{ID: "S1", FirstName: "Sam", Tier: "gold", Staff: true, GreetByName: true,
+			Affinity: map[string]float64{"dairy": 1}},
+		Cards: [][]byte{staffCard},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStaffCardIsNoShopper: a staff card at a door marks the crossing
+// next to it as staff and is no recognition; at a zone, a lane or typed
+// at the till it gets no offer, no recognition and no visit.
+func TestStaffCardIsNoShopper(t *testing.T) {
+	runSeeded(t, withStaff, func(t *testing.T, h *harness) {
+		h.send(cross("main-counter", edge.In, 1))
+		time.Sleep(2 * time.Second)
+		h.send(card("main-reader", staffCard)) // 2 s after the crossing: marks it
+		h.send(card("fresh-reader", staffCard), card("lane-2-reader", staffCard))
+		v, err := h.engine.OpenBasket(ctx, "1", edge.Identify{Number: "S1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Known || v.Member != nil || len(v.Offers) != 0 {
+			t.Errorf("basket opened with a staff number: %+v, want an anonymous basket without offers", v)
+		}
+		settle()
+		if st := h.engine.Stats(); st.Occupancy != 0 || st.Doors[0].In != 1 || st.Recognised != 0 {
+			t.Errorf("occupancy %d, main in %d, recognised %d; want 0, 1, 0", st.Occupancy, st.Doors[0].In, st.Recognised)
+		}
+		if n := len(h.screens.signageOf("fresh")); n != 0 {
+			t.Errorf("the fresh screen showed %d offers to staff", n)
+		}
+		if n := len(h.screens.checkoutOf("2")); n != 0 {
+			t.Errorf("lane 2 showed %d panels for a staff card", n)
+		}
+		for _, k := range []edge.Kind{edge.KindRecognition, edge.KindOfferShown, edge.KindWithheld} {
+			if evs := h.committed(k); len(evs) != 0 {
+				t.Errorf("%d %s events for a staff card", len(evs), k)
+			}
+		}
+		time.Sleep(15 * time.Minute) // the 10:00 interval closes at 10:15:05
+		synctest.Wait()
+		tr := h.committed(edge.KindTraffic)
+		if len(tr) != 1 {
+			t.Fatalf("%d traffic intervals, want 1", len(tr))
+		}
+		if x := tr[0].Traffic; x.In != 1 || x.StaffIn != 1 || x.Visitors != 0 || x.MemberVisits != 0 || x.OffersShown != 0 {
+			t.Errorf("interval %+v, want 1 in, 1 staff, no visitor, no visit, no offer", x)
+		}
+		if f := h.committed(edge.KindFootfall); len(f) != 2 || f[0].Footfall.StaffIn != 1 {
+			t.Errorf("footfall %+v, want main's staff crossing", f)
+		}
+		if n := len(h.committed(edge.KindVisit)); n != 0 {
+			t.Errorf("%d visits for a staff card", n)
+		}
+	})
+}
+
+// TestBasketsFeedTraffic: crossings, exposures, redemptions, baskets and
+// visits of an interval add up in its traffic.interval event and in the
+// dashboard's Stats.Today.
+func TestBasketsFeedTraffic(t *testing.T) {
+	runEngine(t, func(t *testing.T, h *harness) {
+		h.send(cross("main-counter", edge.In, 3), cross("side-counter", edge.Out, 1))
+		v, err := h.engine.OpenBasket(ctx, "1", edge.Identify{Number: "M1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.engine.SetLines(ctx, "1", v.Basket.ID, lines(line("yog", "dairy", 2, 250))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.engine.ApplyOffer(ctx, "1", v.Basket.ID, "dairy-20", true); err != nil {
+			t.Fatal(err)
+		}
+		member, err := h.engine.CloseBasket(ctx, "1", v.Basket.ID, "k1", -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		anon, err := h.engine.SetLines(ctx, "2", "", lines(line("bread", "bakery", 1, 300)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, err := h.engine.CloseBasket(ctx, "2", anon.Basket.ID, "k2", -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		settle()
+		today := h.engine.Stats().Today
+		if today == nil || today.Day != "2000-01-03" || len(today.Intervals) != 1 || today.Occupancy != 2 || today.Members != 1 {
+			t.Fatalf("Stats.Today %+v", today)
+		}
+		if now := today.Intervals[0]; now.Baskets != 2 || now.In != 3 || !now.End.Equal(h.engine.Stats().At) {
+			t.Errorf("open interval so far %+v", now)
+		}
+		time.Sleep(15 * time.Minute)
+		synctest.Wait()
+		tr := h.committed(edge.KindTraffic)
+		if len(tr) != 1 {
+			t.Fatalf("%d traffic intervals, want 1", len(tr))
+		}
+		x := tr[0].Traffic
+		shown := len(h.committed(edge.KindOfferShown))
+		spend := member.Basket.Total + other.Basket.Total
+		if x.In != 3 || x.Out != 1 || x.Visitors != 3 || x.Occupancy != 2 || x.MemberVisits != 1 ||
+			x.Baskets != 2 || x.MemberBaskets != 1 || x.Spend != spend || x.MemberSpend != member.Basket.Total ||
+			x.OffersShown != shown || shown == 0 || x.OffersRedeemed != 1 || x.Currency != "EUR" || x.Day != "2000-01-03" {
+			t.Errorf("interval %+v; want 3 in, 2 baskets (%s, %s of it M1's), %d shown, 1 redeemed", x, spend, member.Basket.Total, shown)
+		}
+		if today := h.engine.Stats().Today; len(today.Intervals) != 2 || today.Intervals[0].Baskets != 2 {
+			t.Errorf("Stats.Today after the interval: %+v", today)
+		}
+	})
+}
+
+// TestTrafficSurvivesRestart: a crossing still waiting for the staff
+// window and an open visit are in the checkpoint.
+func TestTrafficSurvivesRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		inStore()
+		h := newHarness(t, "")
+		h.start()
+		h.send(card("fresh-reader", annaCard)) // Anna's visit begins
+		h.send(cross("main-counter", edge.In, 2))
+		if st := h.engine.Stats(); st.Occupancy != 0 || st.Doors[0].In != 2 {
+			t.Errorf("occupancy %d, main in %d before the staff window passed; want 0 (waiting) and 2 (door counts are live)", st.Occupancy, st.Doors[0].In)
+		}
+		h.stop()
+		h.close()
+
+		time.Sleep(time.Minute)
+		h = newHarness(t, h.path)
+		defer h.close()
+		h.start()
+		defer h.stop()
+		if st := h.engine.Stats(); st.Occupancy != 2 || st.Doors[0].In != 2 {
+			t.Errorf("after restart: occupancy %d, main in %d; want the waiting crossing counted", st.Occupancy, st.Doors[0].In)
+		}
+		h.send(card("lane-2-reader", annaCard))
+		rec := h.committed(edge.KindRecognition)
+		if len(rec) != 2 || !rec[0].Recognition.NewVisit || rec[1].Recognition.NewVisit {
+			t.Errorf("recognitions %+v, want the visit to go on after the restart", rec)
+		}
+		time.Sleep(2*time.Hour + time.Minute)
+		synctest.Wait()
+		vs := h.committed(edge.KindVisit)
+		if len(vs) != 1 {
+			t.Fatalf("%d visits, want 1", len(vs))
+		}
+		if v := vs[0].Visit; v.MemberID != "M1" || v.Ended != "gap" || len(v.Zones) != 1 || v.Zones[0].Zone != "fresh" ||
+			!slices.Equal(v.Lanes, []string{"2"}) || v.DwellS != 60 {
+			t.Errorf("visit %+v", v)
+		}
+	})
+}
+
+// TestOldCheckpointsRestore: checkpoints written before the traffic
+// tracker still restore occupancy and door counts.
+func TestOldCheckpointsRestore(t *testing.T) {
+	const ff = `{"interval_start":"2000-01-03T10:00:00+01:00","day":"2000-01-03","occupancy":7,` +
+		`"doors":{"main":{"in":5,"out":1,"in_today":40,"out_today":33},"gone":{"in":1,"out":0,"in_today":1,"out_today":0}}}`
+	for _, tc := range []struct{ name, raw string }{
+		{"footfall in the checkpoint", `{"footfall":` + ff + `,"keys":{}}`},
+		{"the footfall alone", ff},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				inStore()
+				h := newHarness(t, "")
+				defer h.close()
+				if err := h.outbox.Commit(nil, []byte(tc.raw)); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(5 * time.Minute)
+				h.start()
+				defer h.stop()
+				st := h.engine.Stats()
+				if st.Occupancy != 7 || len(st.Doors) != 2 || st.Doors[0] != (edge.DoorStats{Door: "main", In: 5, Out: 1, InToday: 40, OutToday: 33}) ||
+					!st.IntervalStart.Equal(time.Date(2000, 1, 3, 10, 0, 0, 0, paris)) {
+					t.Errorf("restored stats: occupancy %d, doors %+v, interval %s", st.Occupancy, st.Doors, st.IntervalStart)
+				}
+				h.send(cross("main-counter", edge.In, 1))
+				time.Sleep(10*time.Minute + staffWindow)
+				synctest.Wait()
+				tr := h.committed(edge.KindTraffic)
+				if len(tr) != 1 || tr[0].Traffic.In != 6 || tr[0].Traffic.Out != 1 || tr[0].Traffic.Occupancy != 8 {
+					t.Errorf("first interval after restore %+v", tr)
+				}
+			})
+		})
+	}
+}
+
+// TestErasureDropsOpenVisit: a member erased while their visit is open
+// never appears in a visit.closed event, whether the engine is told
+// (Forget) or finds the member gone from the store when the visit ends.
+func TestErasureDropsOpenVisit(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		erase func(h *harness) error
+	}{
+		{"Forget", func(h *harness) error { return h.engine.Forget(ctx, "M1") }},
+		{"ForgetLater", func(h *harness) error { h.engine.ForgetLater("M1"); return nil }},
+		{"deleted from the store", func(h *harness) error { return h.store.DeleteMember("M1") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			runEngine(t, func(t *testing.T, h *harness) {
+				h.send(card("fresh-reader", annaCard), card("bakery-reader", brunoCard))
+				time.Sleep(time.Minute)
+				if err := tc.erase(h); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(2*time.Hour + time.Minute)
+				synctest.Wait()
+				vs := h.committed(edge.KindVisit)
+				if len(vs) != 1 || vs[0].Visit.MemberID != "M2" {
+					t.Errorf("visits %+v, want Bruno's only", vs)
+				}
+				var visits int
+				for _, x := range h.committed(edge.KindTraffic) {
+					visits += x.Traffic.MemberVisits
+				}
+				if visits != 2 {
+					t.Errorf("%d member visits counted, want 2 (an erased member's visit still counts, unnamed)", visits)
+				}
+			})
+		})
+	}
 }

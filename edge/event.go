@@ -184,15 +184,19 @@ const (
 	ChannelCheckout Channel = "checkout"
 )
 
-// Exposure is an offer shown to a member on a screen.
+// Exposure is an offer shown to a member on a screen (offer.shown) or, as
+// the payload of offer.withheld, an offer that would have been shown had
+// the member not been in its holdout (InHoldout): Rank is then the place
+// it would have had, and the member was shown the next best instead.
 type Exposure struct {
 	OfferID  string  `json:"offer_id"`
 	MemberID string  `json:"member_id"`
 	Channel  Channel `json:"channel"`
 	Screen   string  `json:"screen"` // zone id for signage, lane id for checkout
 	Rank     int     `json:"rank"`   // 1 is the best offer of that display
-	// DiscountPct is the depth this member was offered: the offer's
-	// segment-matrix cell for them, or its flat discount.
+	// DiscountPct is the depth this member was (or would have been)
+	// offered: the offer's segment-matrix cell for them, or its flat
+	// discount (DepthFor).
 	DiscountPct float64 `json:"discount_pct,omitempty"`
 	// Cell is the member's segment-matrix cell in the offer's category
 	// ("switcher/heavy"), when the offer has a matrix.
@@ -329,7 +333,9 @@ type Visit struct {
 }
 
 // ZoneVisit is one zone of a member's visit: first and last read there and
-// the time until the member was next seen elsewhere (or the last read).
+// the time spent there: from the first read until the member was next seen
+// elsewhere (or, never seen elsewhere after, until the last read there),
+// added up over each time they came back to the zone.
 type ZoneVisit struct {
 	Zone   string    `json:"zone"`
 	First  time.Time `json:"first"`

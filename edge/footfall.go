@@ -1,9 +1,6 @@
 package edge
 
-import (
-	"sort"
-	"time"
-)
+import "time"
 
 // IntervalStart returns the start of the counting interval of length d that
 // contains t, aligned to local midnight in loc. d must divide a day. On days
@@ -50,86 +47,52 @@ func NextInterval(start time.Time, loc *time.Location, d time.Duration) time.Tim
 	return n
 }
 
-// doorCount is one door's crossings.
-type doorCount struct {
+// footfall is the door-counting state that engine checkpoints held before
+// the Tracker: restore reads it (as checkpoint.Footfall, or as the whole
+// checkpoint in the oldest format) and never writes it.
+type footfall struct {
+	IntervalStart time.Time              `json:"interval_start"`
+	Day           string                 `json:"day"` // local date of the today counters
+	Occupancy     int                    `json:"occupancy"`
+	Doors         map[string]*legacyDoor `json:"doors"`
+}
+
+// legacyDoor is one door's crossings in a footfall checkpoint.
+type legacyDoor struct {
 	In       int `json:"in"`
 	Out      int `json:"out"`
 	InToday  int `json:"in_today"`
 	OutToday int `json:"out_today"`
 }
 
-// footfall is the engine's door-counting state. It is also the engine's
-// checkpoint, committed with the footfall events derived from it.
-type footfall struct {
-	IntervalStart time.Time             `json:"interval_start"`
-	Day           string                `json:"day"` // local date of the today counters
-	Occupancy     int                   `json:"occupancy"`
-	Doors         map[string]*doorCount `json:"doors"`
-}
-
-func newFootfall(doors []string) *footfall {
-	f := &footfall{Doors: map[string]*doorCount{}}
-	for _, d := range doors {
-		f.Doors[d] = &doorCount{}
-	}
-	return f
-}
-
-// cross counts n people crossing door in dir. Occupancy never goes below
-// zero: more exits than entries (a missed entry, a counter's drift) clamp it.
-func (f *footfall) cross(door string, dir Direction, n int) bool {
-	d := f.Doors[door]
-	if d == nil || n <= 0 {
-		return false
-	}
-	switch dir {
-	case In:
-		d.In += n
-		d.InToday += n
-		f.Occupancy += n
-	case Out:
-		d.Out += n
-		d.OutToday += n
-		f.Occupancy = max(0, f.Occupancy-n)
-	default:
-		return false
-	}
-	return true
-}
-
-// close returns the footfall records of the open interval, ending at end,
-// and resets the interval counters.
-func (f *footfall) close(end time.Time) []Footfall {
-	names := make([]string, 0, len(f.Doors))
-	for n := range f.Doors {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	out := make([]Footfall, 0, len(names))
-	for _, n := range names {
-		d := f.Doors[n]
-		out = append(out, Footfall{Door: n, Start: f.IntervalStart, End: end, In: d.In, Out: d.Out, Occupancy: f.Occupancy})
-		d.In, d.Out = 0, 0
-	}
-	return out
-}
-
-// newDay resets the today counters when the local date changed.
-func (f *footfall) newDay(day string) {
-	if f.Day == day {
+// adoptFootfall restores a footfall checkpoint: the open interval, its
+// door counts, the day's door counts and occupancy. Everything counted then
+// was a visitor (there were no staff badges).
+func (t *Tracker) adoptFootfall(f *footfall) {
+	st := t.fresh()
+	if f.IntervalStart.IsZero() {
+		t.adopt(st)
 		return
 	}
-	f.Day = day
-	for _, d := range f.Doors {
-		d.InToday, d.OutToday = 0, 0
-	}
-}
-
-func (f *footfall) stats() []DoorStats {
-	out := make([]DoorStats, 0, len(f.Doors))
+	st.Clock, st.Open, st.Occupancy = f.IntervalStart, f.IntervalStart, f.Occupancy
+	st.Interval = Traffic{Start: f.IntervalStart, Peak: f.Occupancy, Currency: t.o.Currency}
+	t.adopt(st)
+	day := t.st.Day
+	day.Counted = true // it was being counted: report it when it ends
 	for n, d := range f.Doors {
-		out = append(out, DoorStats{Door: n, In: d.In, Out: d.Out, InToday: d.InToday, OutToday: d.OutToday})
+		dc := t.st.Doors[n]
+		if dc == nil || d == nil {
+			continue
+		}
+		dc.In, dc.Out = d.In, d.Out
+		t.st.Interval.In += d.In
+		t.st.Interval.Out += d.Out
+		t.st.Interval.Visitors += d.In
+		if f.Day == day.Day {
+			dc.Day.In, dc.Day.Out = d.InToday, d.OutToday
+			day.In += d.InToday
+			day.Out += d.OutToday
+			day.Visitors += d.InToday
+		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Door < out[j].Door })
-	return out
 }

@@ -36,6 +36,7 @@ type Member struct {
 	Redeemed map[string]int `json:"redeemed,omitempty"`
 	// Matrix is the member's segment-matrix cell per category (brand
 	// loyalty by usage), as HQ computed it from their purchase history.
+	// It selects the depth of offers with a segment matrix (Offer.Depth).
 	Matrix map[string]Cell `json:"matrix,omitempty"`
 	// Staff marks a store employee's card: at a door it marks the next
 	// crossing as staff; it never opens a visit or gets an offer.
@@ -144,14 +145,20 @@ type Offer struct {
 	// CapPerMember limits redemptions per member; 0 means no limit.
 	CapPerMember int `json:"cap_per_member,omitempty"`
 	// Depth, when set, is the offer's segment matrix: the discount in
-	// percent per cell ("switcher/heavy": 30) of the member's cell in the
-	// offer's category. It targets the offer too: a member whose cell has
-	// no depth is not offered it. Empty: DiscountPct for everyone.
+	// percent (above 0, at most 100) per cell key ("switcher/heavy": 30,
+	// see Cell.String and ParseCell) of the member's Matrix cell in the
+	// offer's category they are most relevant in. It replaces DiscountPct
+	// for that member everywhere (ranking, screens, basket, events; see
+	// DepthFor), and it targets the offer too: a member whose cell has no
+	// depth, or who has no cell there, is not offered it. An offer with a
+	// Depth must have Categories. Empty: DiscountPct for everyone.
 	Depth map[string]float64 `json:"depth,omitempty"`
-	// HoldoutPct is the share of members, in percent (0..50), who are
-	// deliberately never shown the offer, so HQ can measure its lift. Who
-	// is held out is a hash of offer and member id (see InHoldout), so HQ
-	// can tell without being told.
+	// HoldoutPct is the share of members, in percent (0..MaxHoldoutPct,
+	// 50), who are deliberately never shown the offer, so HQ can measure
+	// its lift. Who is held out is a hash of offer and member id (see
+	// InHoldout), so HQ can tell without being told; the gateway records
+	// an offer.withheld event when the offer would have been shown to one
+	// of them.
 	HoldoutPct float64 `json:"holdout_pct,omitempty"`
 }
 

@@ -1,10 +1,15 @@
 package edge_test
 
 import (
+	"errors"
+	"fmt"
+	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/redcarpet-retail/redcarpet/drivers/sim"
 	"github.com/redcarpet-retail/redcarpet/edge"
 )
 
@@ -240,5 +245,344 @@ func TestLifecycleStage(t *testing.T) {
 	}
 	if !edge.Eligible(&winBack, &gone, edge.ChannelCheckout, now) || edge.Eligible(&winBack, &regular, edge.ChannelCheckout, now) {
 		t.Errorf("win-back offer: lapsing member %v, regular %v", edge.Eligible(&winBack, &gone, edge.ChannelCheckout, now), edge.Eligible(&winBack, &regular, edge.ChannelCheckout, now))
+	}
+}
+
+// shopper is a member buying dairy and bakery (affinity 0.6 and 0.4) on an
+// unknown rhythm unless mod says otherwise.
+func shopper(id string, mod func(*edge.Member)) edge.Member {
+	m := edge.Member{ID: id, Stage: edge.StageActive, Affinity: map[string]float64{"dairy": 0.6, "bakery": 0.4}}
+	if mod != nil {
+		mod(&m)
+	}
+	return m
+}
+
+// inCell puts the member in a segment-matrix cell for dairy.
+func inCell(l edge.Loyalty, u edge.Usage) func(*edge.Member) {
+	return func(m *edge.Member) { m.Matrix = map[string]edge.Cell{"dairy": {Loyalty: l, Usage: u}} }
+}
+
+// switchOffer is a store-brand switch offer on dairy with a segment
+// matrix: deepest for heavy switchers, nothing for national-brand loyals.
+func switchOffer() edge.Offer {
+	return offer("dairy-switch", func(o *edge.Offer) {
+		o.DiscountPct = 0
+		o.Depth = map[string]float64{
+			"switcher/heavy": 30, "switcher/medium": 20, "switcher/light": 10,
+			"store/heavy": 15, "store/medium": 10, "store/light": 5,
+		}
+	})
+}
+
+// TestOfferRules covers every rule of offer selection (issue 6, part 4)
+// through Choose, the function the engine uses for both channels: (a)
+// purchase-cycle timing, (b) the segment matrix, (c) the lifecycle stage,
+// (d) relevance, (f) holdouts. (e), the daily cap across channels, is the
+// engine's: TestDailyCapAcrossChannels and TestHoldoutSignage.
+func TestOfferRules(t *testing.T) {
+	ago := func(cat string, mean, since float64) func(*edge.Member) {
+		return func(m *edge.Member) {
+			if m.Cycles == nil {
+				m.Cycles = map[string]edge.Cycle{}
+			}
+			m.Cycles[cat] = edge.Cycle{MeanDays: mean, Last: now.Add(-days(since)), Count: 10}
+		}
+	}
+	both := func(fs ...func(*edge.Member)) func(*edge.Member) {
+		return func(m *edge.Member) {
+			for _, f := range fs {
+				f(m)
+			}
+		}
+	}
+	flat20 := offer("dairy-20", func(o *edge.Offer) { o.DiscountPct = 20 })
+	flat10 := offer("dairy-10", nil)
+	bakery := offer("bakery-15", func(o *edge.Offer) { o.Categories = []string{"bakery"}; o.DiscountPct = 15 })
+	wine := offer("wine-50", func(o *edge.Offer) { o.Categories = []string{"wine"}; o.DiscountPct = 50 })
+	winBack := offer("win-back", func(o *edge.Offer) { o.Stages = []edge.Stage{edge.StageLapsing}; o.DiscountPct = 25 })
+	// dairy-hold (30 %) and dairy-25 hold out M1 and not M2 at 50 %
+	// (TestInHoldoutVectors).
+	hold := offer("dairy-hold", func(o *edge.Offer) { o.DiscountPct = 30; o.HoldoutPct = 50 })
+	hold25 := offer("dairy-25", func(o *edge.Offer) { o.DiscountPct = 25; o.HoldoutPct = 50 })
+
+	for _, tc := range []struct {
+		rule, name string
+		m          edge.Member
+		offers     []edge.Offer
+		n          int
+		skip       string   // an offer the frequency cap excludes
+		shown      []string // "offer@depth", best first
+		withheld   []string // "offer#rank"
+	}{
+		// (a) Purchase-cycle timing: a category offer waits until the next
+		// purchase there is due; an unknown rhythm does not hold it back.
+		{rule: "a", name: "just bought: not eligible", m: shopper("M9", ago("dairy", 10, 1)), offers: []edge.Offer{flat20}, n: 1},
+		{rule: "a", name: "long before due: not eligible", m: shopper("M9", ago("dairy", 10, 7.5)), offers: []edge.Offer{flat20}, n: 1},
+		{rule: "a", name: "due", m: shopper("M9", ago("dairy", 10, 8)), offers: []edge.Offer{flat20}, n: 1, shown: []string{"dairy-20@20"}},
+		{rule: "a", name: "overdue", m: shopper("M9", ago("dairy", 10, 30)), offers: []edge.Offer{flat20}, n: 1, shown: []string{"dairy-20@20"}},
+		{rule: "a", name: "unknown rhythm", m: shopper("M9", nil), offers: []edge.Offer{flat20}, n: 1, shown: []string{"dairy-20@20"}},
+		{rule: "a", name: "due beats just bought", m: shopper("M9", both(ago("dairy", 10, 9), ago("bakery", 3, 2))),
+			offers: []edge.Offer{flat10, bakery}, n: 2, shown: []string{"dairy-10@10"}},
+
+		// (b) Segment matrix: the depth of the member's cell replaces the
+		// discount; a cell without a depth, or no cell, gets nothing;
+		// offers without a matrix go to everyone.
+		{rule: "b", name: "heavy switcher gets the deepest", m: shopper("M9", inCell(edge.LoyalSwitcher, edge.UsageHeavy)),
+			offers: []edge.Offer{switchOffer(), flat20}, n: 2, shown: []string{"dairy-switch@30", "dairy-20@20"}},
+		{rule: "b", name: "light switcher: shallow depth ranks below a flat 20", m: shopper("M9", inCell(edge.LoyalSwitcher, edge.UsageLight)),
+			offers: []edge.Offer{switchOffer(), flat20}, n: 2, shown: []string{"dairy-20@20", "dairy-switch@10"}},
+		{rule: "b", name: "store-brand loyal", m: shopper("M9", inCell(edge.LoyalStore, edge.UsageHeavy)),
+			offers: []edge.Offer{switchOffer()}, n: 1, shown: []string{"dairy-switch@15"}},
+		{rule: "b", name: "targeted by cell: national loyal not offered", m: shopper("M9", inCell(edge.LoyalNational, edge.UsageHeavy)),
+			offers: []edge.Offer{switchOffer(), flat10}, n: 2, shown: []string{"dairy-10@10"}},
+		{rule: "b", name: "member without a cell", m: shopper("M9", nil),
+			offers: []edge.Offer{switchOffer(), flat10}, n: 2, shown: []string{"dairy-10@10"}},
+		{rule: "b", name: "cell in another category only", m: shopper("M9", func(m *edge.Member) {
+			m.Matrix = map[string]edge.Cell{"bakery": {Loyalty: edge.LoyalSwitcher, Usage: edge.UsageHeavy}}
+		}), offers: []edge.Offer{switchOffer()}, n: 1},
+		{rule: "b", name: "cell of the most relevant category", m: shopper("M9", func(m *edge.Member) {
+			m.Matrix = map[string]edge.Cell{"dairy": {Loyalty: edge.LoyalStore, Usage: edge.UsageLight}, "bakery": {Loyalty: edge.LoyalSwitcher, Usage: edge.UsageHeavy}}
+		}), offers: []edge.Offer{offer("two", func(o *edge.Offer) {
+			o.Categories = []string{"bakery", "dairy"}
+			o.Depth = switchOffer().Depth
+		})}, n: 1, shown: []string{"two@5"}},
+
+		// (c) Lifecycle stage from the member's own rhythm: win-back
+		// offers reach lapsing members only.
+		{rule: "c", name: "win-back: lapsing member", m: shopper("M9", ago("dairy", 9, 41)), offers: []edge.Offer{winBack}, n: 1,
+			shown: []string{"win-back@25"}},
+		{rule: "c", name: "win-back: active member", m: shopper("M9", ago("dairy", 9, 9)), offers: []edge.Offer{winBack}, n: 1},
+		{rule: "c", name: "win-back: churned member", m: shopper("M9", ago("dairy", 9, 90)), offers: []edge.Offer{winBack}, n: 1},
+
+		// (d) Relevance: a category the member never bought is excluded,
+		// whatever the discount; affinity ranks the rest.
+		{rule: "d", name: "never-bought category excluded", m: shopper("M9", nil), offers: []edge.Offer{wine, flat10}, n: 2,
+			shown: []string{"dairy-10@10"}},
+		{rule: "d", name: "affinity ranks", m: shopper("M9", nil), offers: []edge.Offer{bakery, flat10}, n: 2,
+			shown: []string{"dairy-10@10", "bakery-15@15"}},
+
+		// (f) Holdouts: a held-out member is shown the next best, and the
+		// offer they were held out of is withheld with the rank it would
+		// have had.
+		{rule: "f", name: "held out: next best", m: shopper("M1", nil), offers: []edge.Offer{hold, flat20, flat10}, n: 1,
+			shown: []string{"dairy-20@20"}, withheld: []string{"dairy-hold#1"}},
+		{rule: "f", name: "held out: panel of two", m: shopper("M1", nil), offers: []edge.Offer{flat20, hold, flat10}, n: 2,
+			shown: []string{"dairy-20@20", "dairy-10@10"}, withheld: []string{"dairy-hold#1"}},
+		{rule: "f", name: "two holdouts", m: shopper("M1", nil), offers: []edge.Offer{hold, hold25, flat10}, n: 1,
+			shown: []string{"dairy-10@10"}, withheld: []string{"dairy-hold#1", "dairy-25#1"}},
+		{rule: "f", name: "not held out", m: shopper("M2", nil), offers: []edge.Offer{hold, flat20}, n: 1,
+			shown: []string{"dairy-hold@30"}},
+		{rule: "f", name: "below the shown: not withheld", m: shopper("M1", nil),
+			offers: []edge.Offer{offer("dairy-hold", func(o *edge.Offer) { o.HoldoutPct = 50; o.DiscountPct = 5 }), flat20}, n: 1,
+			shown: []string{"dairy-20@20"}},
+		{rule: "f", name: "capped: not withheld", m: shopper("M1", nil), offers: []edge.Offer{hold, flat20}, n: 1, skip: "dairy-hold",
+			shown: []string{"dairy-20@20"}},
+		{rule: "f", name: "nothing else to show", m: shopper("M1", nil), offers: []edge.Offer{hold}, n: 1,
+			withheld: []string{"dairy-hold#1"}},
+		{rule: "f", name: "held out with a matrix", m: shopper("M1", inCell(edge.LoyalSwitcher, edge.UsageMedium)),
+			offers: []edge.Offer{offer("dairy-hold", func(o *edge.Offer) { o.HoldoutPct = 50; o.Depth = switchOffer().Depth }), flat10}, n: 1,
+			shown: []string{"dairy-10@10"}, withheld: []string{"dairy-hold#1"}},
+	} {
+		t.Run(tc.rule+"/"+tc.name, func(t *testing.T) {
+			var skip func(*edge.Offer) bool
+			if tc.skip != "" {
+				skip = func(o *edge.Offer) bool { return o.ID == tc.skip }
+			}
+			shown, withheld := edge.Choose(tc.offers, &tc.m, edge.ChannelSignage, now, tc.n, skip)
+			var gotShown, gotWithheld []string
+			for i, p := range shown {
+				gotShown = append(gotShown, fmt.Sprintf("%s@%g", p.Offer.ID, p.Pct))
+				if p.Rank != i+1 {
+					t.Errorf("%s shown at rank %d, position %d", p.Offer.ID, p.Rank, i+1)
+				}
+			}
+			for _, p := range withheld {
+				gotWithheld = append(gotWithheld, fmt.Sprintf("%s#%d", p.Offer.ID, p.Rank))
+			}
+			if !slices.Equal(gotShown, tc.shown) || !slices.Equal(gotWithheld, tc.withheld) {
+				t.Errorf("shown %v withheld %v, want %v and %v", gotShown, gotWithheld, tc.shown, tc.withheld)
+			}
+			// Select shows what Choose shows.
+			var sel []string
+			for _, o := range edge.Select(tc.offers, &tc.m, edge.ChannelSignage, now, tc.n, skip) {
+				sel = append(sel, o.ID)
+			}
+			var ids []string
+			for _, p := range shown {
+				ids = append(ids, p.Offer.ID)
+			}
+			if !slices.Equal(sel, ids) {
+				t.Errorf("Select %v, Choose %v", sel, ids)
+			}
+		})
+	}
+}
+
+// TestDepthFor: the member's cell and depth; the heavier a switcher, the
+// deeper the switch offer.
+func TestDepthFor(t *testing.T) {
+	o := switchOffer()
+	prev := 0.0
+	for _, u := range []edge.Usage{edge.UsageLight, edge.UsageMedium, edge.UsageHeavy} {
+		m := shopper("M9", inCell(edge.LoyalSwitcher, u))
+		pct, cell, ok := edge.DepthFor(&o, &m, now)
+		if !ok || cell != "switcher/"+string(u) || pct <= prev {
+			t.Errorf("%s switcher: %v %q %v, want a depth above %v", u, pct, cell, ok, prev)
+		}
+		prev = pct
+	}
+	for _, l := range []edge.Loyalty{edge.LoyalNational, edge.LoyalStore} {
+		for _, u := range []edge.Usage{edge.UsageLight, edge.UsageMedium, edge.UsageHeavy} {
+			m := shopper("M9", inCell(l, u))
+			if pct, _, ok := edge.DepthFor(&o, &m, now); ok && pct >= 30 {
+				t.Errorf("%s/%s gets %v, as deep as heavy switchers", l, u, pct)
+			}
+		}
+	}
+	m := shopper("M9", inCell(edge.LoyalNational, edge.UsageHeavy))
+	if pct, cell, ok := edge.DepthFor(&o, &m, now); ok || cell != "national/heavy" || pct != 0 {
+		t.Errorf("national/heavy: %v %q %v, want not offered, cell named", pct, cell, ok)
+	}
+	flat := offer("flat", func(o *edge.Offer) { o.DiscountPct = 12.5 })
+	if pct, cell, ok := edge.DepthFor(&flat, &m, now); !ok || cell != "" || pct != 12.5 {
+		t.Errorf("offer without a matrix: %v %q %v, want its DiscountPct for everyone", pct, cell, ok)
+	}
+	if !edge.Eligible(&flat, &m, edge.ChannelSignage, now) || edge.Eligible(&o, &m, edge.ChannelSignage, now) {
+		t.Error("Eligible must follow DepthFor")
+	}
+	if s := edge.Score(&o, &m, now); s != 0 {
+		t.Errorf("score %v of an offer the member's cell has no depth for", s)
+	}
+}
+
+func TestValidateTargeting(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mod  func(*edge.Offer)
+		want string // in the error; "": valid
+	}{
+		{"no matrix", nil, ""},
+		{"matrix", func(o *edge.Offer) { o.Depth = switchOffer().Depth }, ""},
+		{"holdout 50", func(o *edge.Offer) { o.HoldoutPct = 50 }, ""},
+		{"holdout 51", func(o *edge.Offer) { o.HoldoutPct = 51 }, "bad offer a: holdout_pct 51 is outside 0..50"},
+		{"holdout negative", func(o *edge.Offer) { o.HoldoutPct = -1 }, "holdout_pct -1"},
+		{"holdout NaN", func(o *edge.Offer) { o.HoldoutPct = math.NaN() }, "holdout_pct NaN"},
+		{"unknown cell", func(o *edge.Offer) { o.Depth = map[string]float64{"switcher/heavy": 30, "switcher/huge": 40} },
+			`bad offer a: depth: "switcher/huge": not a segment-matrix cell`},
+		{"segment name", func(o *edge.Offer) { o.Depth = map[string]float64{"switcher-heavy": 30} }, `"switcher-heavy": not a segment-matrix cell`},
+		{"upper case", func(o *edge.Offer) { o.Depth = map[string]float64{"Switcher/Heavy": 30} }, `"Switcher/Heavy"`},
+		{"three parts", func(o *edge.Offer) { o.Depth = map[string]float64{"store/light/x": 30} }, `"store/light/x"`},
+		{"zero", func(o *edge.Offer) { o.Depth = map[string]float64{"store/light": 0} }, `bad offer a: depth "store/light": 0 is not above 0`},
+		{"above 100", func(o *edge.Offer) { o.Depth = map[string]float64{"store/light": 100.5} }, `depth "store/light": 100.5`},
+		{"100", func(o *edge.Offer) { o.Depth = map[string]float64{"store/light": 100} }, ""},
+		{"no category", func(o *edge.Offer) { o.Categories = nil; o.Depth = map[string]float64{"store/light": 5} }, "depth without a category"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := offer("a", tc.mod)
+			err := o.ValidateTargeting()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, edge.ErrBadOffer)):
+				t.Errorf("error %v, want ErrBadOffer with %q", err, tc.want)
+			}
+		})
+	}
+	for _, k := range []string{"national/light", "national/medium", "national/heavy", "store/light", "store/medium",
+		"store/heavy", "switcher/light", "switcher/medium", "switcher/heavy"} {
+		c, err := edge.ParseCell(k)
+		if err != nil || c.String() != k {
+			t.Errorf("ParseCell(%q) = %v, %v", k, c, err)
+		}
+	}
+	if _, err := edge.ParseCell(""); !errors.Is(err, edge.ErrBadCell) {
+		t.Errorf("ParseCell(\"\"): %v", err)
+	}
+}
+
+// TestMatrixDepthEverywhere: the member's depth is what the signage shows,
+// what the exposure records (with the cell), what the checkout panel shows
+// and takes off the basket, and what the redemption grants; a member whose
+// cell has no depth is never offered it.
+func TestMatrixDepthEverywhere(t *testing.T) {
+	seed := func(t *testing.T, h *harness) {
+		now := time.Now()
+		o := edge.Offer{ID: "dairy-switch", Title: "Try our yoghurts", Channels: []edge.Channel{edge.ChannelSignage, edge.ChannelCheckout},
+			Categories: []string{"dairy"}, ValidFrom: now.Add(-time.Hour), ValidTo: now.Add(24 * time.Hour),
+			DiscountPct: 5, Depth: map[string]float64{"switcher/heavy": 35, "store/light": 5}}
+		if err := h.store.PutOffers([]edge.Offer{o}); err != nil {
+			t.Fatal(err)
+		}
+		anna, err := h.store.Member("M1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		anna.Matrix = map[string]edge.Cell{"dairy": {Loyalty: edge.LoyalSwitcher, Usage: edge.UsageHeavy}}
+		if err := h.store.PutMembers([]edge.MemberRecord{{Member: anna, Cards: [][]byte{annaCard}, Loyalty: annaLoyalty, List: annaList}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runSeeded(t, seed, func(t *testing.T, h *harness) {
+		h.send(card("fresh-reader", annaCard), card("fresh-reader", brunoCard))
+		v := h.screens.signageOf("fresh")
+		if len(v) != 2 || v[0].Offer.ID != "dairy-switch" || v[0].Offer.DiscountPct != 35 {
+			t.Fatalf("signage %+v, want dairy-switch at Anna's 35 %%", v)
+		}
+		if v[1].Offer.ID == "dairy-switch" {
+			t.Errorf("Bruno (no cell) was shown dairy-switch")
+		}
+		exp := h.committed(edge.KindOfferShown)
+		if e := exp[0].Exposure; e.OfferID != "dairy-switch" || e.DiscountPct != 35 || e.Cell != "switcher/heavy" {
+			t.Errorf("exposure %+v, want depth 35 in cell switcher/heavy", e)
+		}
+		if e := exp[1].Exposure; e.DiscountPct != 20 || e.Cell != "" {
+			t.Errorf("Bruno's exposure %+v, want dairy-20's flat 20 %% and no cell", e)
+		}
+
+		h.send(card("lane-2-reader", annaCard))
+		cv, err := h.engine.CurrentBasket(ctx, "2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cv, err = h.engine.SetLines(ctx, "2", cv.Basket.ID, lines(line("yog", "dairy", 2, 249)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bo := find(t, cv, "dairy-switch")
+		if bo.DiscountPct != 35 || bo.Discount != 174 { // 35 % of 4.98
+			t.Errorf("panel offer %+v, want 35 %% = 1.74", bo)
+		}
+		if _, err := h.engine.ApplyOffer(ctx, "2", cv.Basket.ID, "dairy-switch", true); err != nil {
+			t.Fatal(err)
+		}
+		r, err := h.engine.CloseBasket(ctx, "2", cv.Basket.ID, "c1", -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Redemptions) != 1 || r.Redemptions[0].Discount != 174 || r.Basket.Total != 498-174 {
+			t.Errorf("closed %+v, want dairy-switch redeemed for 1.74", r)
+		}
+		for _, e := range h.committed(edge.KindOfferShown) {
+			if e.Exposure.MemberID == "M2" && e.Exposure.OfferID == "dairy-switch" {
+				t.Errorf("Bruno exposed to dairy-switch")
+			}
+		}
+	})
+}
+
+// BenchmarkChoose measures ranking the demo's offers for one member at a
+// checkout panel of three, segment matrices and holdouts included.
+func BenchmarkChoose(b *testing.B) {
+	at := time.Date(2026, 11, 21, 11, 0, 0, 0, time.UTC)
+	offers := sim.Offers(at, time.UTC)
+	members := sim.Members(1000, 1, at)
+	shown := 0
+	for i := 0; b.Loop(); i++ {
+		s, w := edge.Choose(offers, &members[i%len(members)].Member, edge.ChannelCheckout, at, 3, nil)
+		shown += len(s) + len(w)
+	}
+	if shown == 0 {
+		b.Fatal("nothing chosen")
 	}
 }

@@ -7,11 +7,14 @@ import "time"
 type Stats struct {
 	// At is the engine clock when the snapshot was taken (simulated time in
 	// the demo).
-	At            time.Time      `json:"at"`
-	IntervalStart time.Time      `json:"interval_start"`
-	Occupancy     int            `json:"occupancy"`
-	Doors         []DoorStats    `json:"doors"`
-	Devices       []DeviceStatus `json:"devices"`
+	At            time.Time `json:"at"`
+	IntervalStart time.Time `json:"interval_start"`
+	// Occupancy is the visitors inside (staff excluded), as counted up to
+	// Options.StaffWindow ago: a crossing counts once no staff badge read
+	// can claim it any more.
+	Occupancy int            `json:"occupancy"`
+	Doors     []DoorStats    `json:"doors"`
+	Devices   []DeviceStatus `json:"devices"`
 	// Today is the trading day so far, for the store dashboard; nil until
 	// the engine has counted anything.
 	Today *TrafficToday `json:"today,omitempty"`
@@ -31,7 +34,10 @@ type Stats struct {
 	Ignored      uint64 `json:"events_ignored"`     // events from unknown devices or of no use
 }
 
-// DoorStats counts one door's crossings in the open interval and today.
+// DoorStats counts one door's crossings in the open interval and the open
+// trading day, including those still waiting for the staff window (a staff
+// crossing counts in In and Out too); occupancy counts them only once they
+// waited it.
 type DoorStats struct {
 	Door     string `json:"door"`
 	In       int    `json:"in"`

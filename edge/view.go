@@ -16,9 +16,11 @@ type Display interface {
 
 // OfferView is an offer as a screen shows it.
 type OfferView struct {
-	ID          string    `json:"id"`
-	Title       string    `json:"title"`
-	Body        string    `json:"body,omitempty"`
+	ID    string `json:"id"`
+	Title string `json:"title"`
+	Body  string `json:"body,omitempty"`
+	// DiscountPct is the member's discount in percent: the depth of their
+	// segment-matrix cell for an offer with a matrix (see DepthFor).
 	DiscountPct float64   `json:"discount_pct"`
 	ValidTo     time.Time `json:"valid_to"`
 }
@@ -61,9 +63,12 @@ type MemberView struct {
 	Warning string `json:"warning,omitempty"`
 }
 
-// offerView converts an offer for display.
-func offerView(o *Offer) OfferView {
-	return OfferView{ID: o.ID, Title: o.Title, Body: o.Body, DiscountPct: o.DiscountPct, ValidTo: o.ValidTo}
+// offerView converts an offer for display to member m at now: the discount
+// is the member's own (DepthFor), the depth of their segment-matrix cell
+// when the offer has a matrix.
+func offerView(o *Offer, m *Member, now time.Time) OfferView {
+	pct, _, _ := DepthFor(o, m, now)
+	return OfferView{ID: o.ID, Title: o.Title, Body: o.Body, DiscountPct: pct, ValidTo: o.ValidTo}
 }
 
 // Greeting returns the signage greeting for m: the first name only with the

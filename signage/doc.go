@@ -1,11 +1,14 @@
 // Package signage is the gateway's local HTTP surface: the signage player
-// of each zone, the checkout page of each lane, the store overview, and the
-// health and metrics endpoints.
+// of each zone, the checkout page of each lane, the store overview and
+// dashboard, and the health and metrics endpoints.
 //
 // # Routes
 //
 //	GET /                        store overview page (polls /api/overview)
 //	GET /api/overview            {"store", "stats", "status", "screens"} as JSON
+//	GET /dashboard               store dashboard: today against the same weekday last week
+//	                             (polls /api/v1/dashboard every 15 s; ?refresh=seconds)
+//	GET /api/v1/dashboard        the dashboard's figures as JSON (dashboard.go)
 //	GET /signage/{zone}          full-screen signage player
 //	GET /signage/{zone}/loop     the zone's content loop as JSON
 //	GET /signage/{zone}/events   event stream: "offer" events (edge.SignageView)
@@ -50,7 +53,10 @@
 // only when the member consented (edge.Greeting). Member ids, tiers, stages
 // and card data never appear on a signage stream or page. The overview page
 // shows counters and device health only; whatever Options.Status returns is
-// shown as is, so it must not hold personal data either.
+// shown as is, so it must not hold personal data either. The store
+// dashboard shows counts and amounts of the whole store (visitors, baskets,
+// spend, offers, members' share) and device health: no member, card or
+// basket appears on it. Both are open to anyone on the store LAN, read-only.
 //
 // Checkout pages show the recognised member to the cashier (first name,
 // tier, lifecycle stage, member id), so they and the POS API need the

@@ -16,7 +16,8 @@ import (
 // TestSignageResponsesCarryNoPersonalData: members with every kind of data
 // that must not reach a public screen tap their cards at zone readers; the
 // real engine picks offers; every response of the signage surface (pages,
-// loops, event streams, proof-of-play answers) is scanned for member ids,
+// loops, event streams, proof-of-play answers, the overview and the store
+// dashboard, which are open on the LAN) is scanned for member ids,
 // surnames, email addresses, phone numbers and the first names of members
 // who did not consent.
 func TestSignageResponsesCarryNoPersonalData(t *testing.T) {
@@ -39,9 +40,19 @@ func TestSignageResponsesCarryNoPersonalData(t *testing.T) {
 		Categories: []string{"dairy"}, ValidFrom: now.Add(-time.Hour), ValidTo: now.Add(time.Hour), DiscountPct: 20}}); err != nil {
 		t.Fatal(err)
 	}
-	s, ts := newTestServer(t, testOptions(), nil)
+	// The dashboard reads the engine and the traffic history, which holds
+	// a day of the store with member baskets.
+	var e *edge.Engine
+	o := testOptions()
+	o.History = ob
+	o.Stats = func() edge.Stats { return e.Stats() }
+	lastWeek := now.AddDate(0, 0, -7).Truncate(time.Hour)
+	q := quarter(lastWeek, 12, 4, 8800)
+	q.MemberVisits, q.MemberBaskets, q.MemberSpend, q.OffersShown, q.OffersRedeemed = 3, 2, 4200, 5, 1
+	keep(t, ob, []edge.Traffic{q})
+	s, ts := newTestServer(t, o, nil)
 	in := edge.NewInbox(16)
-	e := edge.NewEngine(st, ob, s, in, edge.Options{Devices: map[string]edge.Placement{
+	e = edge.NewEngine(st, ob, s, in, edge.Options{Devices: map[string]edge.Placement{
 		"fresh-reader": {Kind: "sim_rfid", Zone: "fresh"}, "bakery-reader": {Kind: "sim_rfid", Zone: "bakery"},
 	}})
 	s.SetPlays(e)
@@ -81,7 +92,8 @@ func TestSignageResponsesCarryNoPersonalData(t *testing.T) {
 			}
 		}
 	}
-	for _, path := range []string{"/signage/fresh", "/signage/bakery", "/signage/fresh/loop", "/signage/bakery/loop", "/", "/api/overview"} {
+	for _, path := range []string{"/signage/fresh", "/signage/bakery", "/signage/fresh/loop", "/signage/bakery/loop", "/", "/api/overview",
+		"/dashboard", "/api/v1/dashboard"} {
 		resp, err := http.Get(ts.URL + path)
 		if err != nil {
 			t.Fatal(err)
@@ -100,6 +112,9 @@ func TestSignageResponsesCarryNoPersonalData(t *testing.T) {
 	out := all.String()
 	if !strings.Contains(out, "Hello Zelda!") {
 		t.Errorf("the consented first name is missing: the test saw no greeting")
+	}
+	if !strings.Contains(out, `"member_baskets":2`) {
+		t.Errorf("the dashboard did not show last week's member baskets: the test saw no history")
 	}
 	for _, secret := range []string{"M-1000", "Moreau", "Bartholomew", "ada.l", "example.org", "platinum", "seg-families", "lapsing"} {
 		if strings.Contains(out, secret) {

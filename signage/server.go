@@ -45,6 +45,13 @@ type Options struct {
 	Slides []configs.Slide
 	// TimeZone is the store's IANA time zone, for dayparting.
 	TimeZone string
+	// Location is the store's time zone, in which the dashboard counts
+	// days and labels hours. Nil: TimeZone, or UTC.
+	Location *time.Location
+	// History is the traffic history kept on the gateway (outbox.Outbox),
+	// which the dashboard compares today with. Nil: today only, from
+	// Stats.
+	History History
 
 	// Stats returns the engine's latest snapshot for the overview page. Nil
 	// shows an empty snapshot.
@@ -83,6 +90,7 @@ type Server struct {
 	o        Options
 	log      *slog.Logger
 	now      func() time.Time
+	loc      *time.Location // the store's time zone
 	registry *prometheus.Registry
 
 	zones map[string]*hub
@@ -111,6 +119,7 @@ func New(o Options) *Server {
 		o:            o,
 		log:          o.Logger,
 		now:          o.Now,
+		loc:          storeLocation(o),
 		registry:     o.Registry,
 		zones:        map[string]*hub{},
 		lanes:        map[string]*hub{},
@@ -153,6 +162,8 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.serveOverview)
 	mux.HandleFunc("GET /api/overview", s.serveOverviewJSON)
+	mux.HandleFunc("GET /dashboard", s.serveDashboard)
+	mux.HandleFunc("GET /api/v1/dashboard", s.serveDashboardJSON)
 	mux.HandleFunc("GET /signage/{zone}", s.serveSignage)
 	mux.HandleFunc("GET /signage/{zone}/loop", s.serveLoop)
 	mux.HandleFunc("GET /signage/{zone}/events", s.serveSignageEvents)

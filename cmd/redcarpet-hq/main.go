@@ -4,6 +4,8 @@
 //
 //	redcarpet-hq run [-config FILE]           run an ingest worker
 //	redcarpet-hq stats [-config FILE] [-json] print what the sink holds
+//	redcarpet-hq report [-config FILE] [-from DAY] [-to DAY] [-store T/S] [-json]
+//	                                          print stores' traffic, sales and offer lift
 //	redcarpet-hq version
 package main
 
@@ -15,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 // Version and Commit are stamped at build time with -ldflags -X.
@@ -31,6 +34,9 @@ const usage = `usage: redcarpet-hq <command> [arguments]
 commands:
   run [-config FILE]              consume the stores' uplink into the sink (default config ` + DefaultConfig + `)
   stats [-config FILE] [-json]    print per-store counts and sequence coverage of the sink
+  report [-config FILE] [-from YYYY-MM-DD] [-to YYYY-MM-DD] [-store TENANT/STORE] [-json]
+                                  print per-store traffic and sales by trading day and the lift of
+                                  each offer over its holdout group (default: the last 7 days)
   import members|offers|erasures [-config FILE] [-tenant T] FILE
                                   append members, offers or erasure requests to the change log
   version                         print the version
@@ -76,6 +82,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdImport(ctx, rest, stdout, stderr)
 	case "stats":
 		return cmdStats(rest, stdout, stderr)
+	case "report":
+		return cmdReport(rest, stdout, stderr, time.Now())
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "redcarpet-hq %s (commit %s)\n", Version, Commit)
 		return nil

@@ -191,11 +191,12 @@ type backend struct {
 	sink    hq.Sink
 	changes hq.ChangeLog
 	queries postgres.Queries
+	reports postgres.Reports
 	close   func() error
 }
 
 // openBackend opens the configured sink and change log. readOnly opens the
-// embedded file for queries only (stats), next to nothing else.
+// embedded file for queries only (stats, report), next to nothing else.
 func openBackend(ctx context.Context, cfg *configs.HQ, readOnly bool, log *slog.Logger) (*backend, error) {
 	if cfg.Sink.Kind == "postgres" {
 		db, err := postgres.Open(ctx, cfg.Sink.DSN, postgres.Options{
@@ -204,7 +205,8 @@ func openBackend(ctx context.Context, cfg *configs.HQ, readOnly bool, log *slog.
 		if err != nil {
 			return nil, err
 		}
-		return &backend{name: "postgres", sink: db.Sink, changes: db.ChangeLog, queries: db.Sink, close: func() error { db.Close(); return nil }}, nil
+		return &backend{name: "postgres", sink: db.Sink, changes: db.ChangeLog, queries: db.Sink, reports: db.Sink,
+			close: func() error { db.Close(); return nil }}, nil
 	}
 	open := hq.OpenBolt
 	if readOnly {
@@ -218,7 +220,7 @@ func openBackend(ctx context.Context, cfg *configs.HQ, readOnly bool, log *slog.
 	if err != nil {
 		return nil, err
 	}
-	be := &backend{name: cfg.Sink.Path, sink: s, queries: s, close: s.Close}
+	be := &backend{name: cfg.Sink.Path, sink: s, queries: s, reports: s, close: s.Close}
 	if !readOnly {
 		if be.changes, err = s.ChangeLog(&hq.ChangeLogOpts{Retention: cfg.Downlink.Retention}); err != nil {
 			s.Close()

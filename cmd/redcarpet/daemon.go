@@ -174,6 +174,7 @@ func newDaemon(cfg *configs.Config, o daemonOpts) (*daemon, error) {
 	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	d.web = signage.New(signage.Options{
 		StoreName: cfg.Store.Name, Zones: cfg.Zones, Lanes: cfg.Lanes, Slides: cfg.Signage.Slides, TimeZone: cfg.Store.TimeZone,
+		Location: cfg.Store.Location(), History: db.outbox, // the dashboard's days and its last week
 		Stats:      func() edge.Stats { return d.engine.Stats() },
 		Status:     d.status,
 		Ready:      d.ready,
@@ -202,12 +203,16 @@ func newDaemon(cfg *configs.Config, o daemonOpts) (*daemon, error) {
 		FrequencyCap: cfg.Offers.FrequencyCap.Duration, SignageShowFor: cfg.Offers.SignageShowFor.Duration,
 		DailyCap: cfg.Offers.DailyCap,
 		VisitGap: cfg.Offers.VisitGap.Duration, Now: o.now, Logger: d.log,
+		DayStart: cfg.Store.DayStartOffset(), Closing: cfg.Footfall.ClosingOffset(), StaffWindow: cfg.Footfall.StaffWindow.Duration,
 		Lanes: laneIDs(cfg), Currency: cfg.Store.Currency, History: db.store,
 	})
 	d.web.SetCheckout(d.engine)
 	d.web.SetPlays(d.engine)
 	h := cfg.HQ
-	dl, err := downlink.New(db.db, db.store, db.outbox, downlink.Options{Tenant: cfg.Store.Tenant, Store: cfg.Store.ID, Logger: d.log})
+	dl, err := downlink.New(db.db, db.store, db.outbox, downlink.Options{
+		Tenant: cfg.Store.Tenant, Store: cfg.Store.ID, Logger: d.log,
+		OnErase: func(ids []string) { d.engine.ForgetLater(ids...) },
+	})
 	if err != nil {
 		db.Close()
 		return nil, err

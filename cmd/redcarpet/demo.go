@@ -40,6 +40,9 @@ type demoOptions struct {
 	brokerHooks []mqtt.Hook
 }
 
+// demoStaff is the number of staff in the demo's member base.
+const demoStaff = 8
+
 // demoSummary is what a demo run produced and what HQ received.
 type demoSummary struct {
 	Produced     uint64 // business events the store committed (all runs on this data dir)
@@ -56,6 +59,9 @@ type demoSummary struct {
 	Backlog      int    // events still in the store's outbox
 	HQHead       uint64 // HQ's change log version
 	Downlink     uint64 // the version the store applied
+	// Traffic is the simulated trading day so far (the last day, when the
+	// run crossed midnight), from the engine's traffic figures.
+	Traffic edge.Traffic
 }
 
 // Complete reports whether HQ holds exactly the events the store produced
@@ -173,6 +179,11 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (demo
 	so.Seed, so.Speed, so.Start = o.seed, o.speed, o.start
 	so.Location, so.Hours, so.Devices = loc, cfg.Store.OpeningOn, cfg.Devices
 	so.Members = sim.Members(o.members, o.seed, o.start)
+	// The staff badge at the first door with a reader; they join the member
+	// base flagged as staff.
+	so.Members = append(so.Members, sim.Staff(demoStaff, o.seed, so.Members)...)
+	var till *simTill
+	so.Till = func(c sim.Checkout) { till.Checkout(c) } // till is set before the simulation runs
 	s, err := sim.New(so)
 	if err != nil {
 		return demoSummary{}, err
@@ -187,12 +198,11 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (demo
 	if o.tap != nil {
 		run = tapped(s.Run, o.tap)
 	}
-	var till *simTill
 	d, err := newDaemon(cfg, daemonOpts{
 		now: s.Clock().Now, logger: log, listener: ln,
 		display: func(web edge.Display) edge.Display {
-			// A till takes a few seconds of simulated time per step.
-			till = newSimTill(web, nil, o.seed, time.Duration(float64(20*time.Second)/max(o.speed, 1)))
+			// The tills ring up the simulation's checkouts in simulated time.
+			till = newSimTill(web, nil, o.seed, s.Clock())
 			return till
 		},
 		drivers: []driver{{devices: simDevices, open: always(run)}},
@@ -226,7 +236,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (demo
 	base := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "RedCarpet demo: %s, %d members, simulated day starting %s at %gx\n",
 		cfg.Store.Name, o.members, o.start.Format("Mon 2 Jan 15:04 MST"), o.speed)
-	fmt.Fprintf(stdout, "  overview   %s/\n", base)
+	fmt.Fprintf(stdout, "  overview   %s/\n  dashboard  %s/dashboard\n", base, base)
 	for _, z := range cfg.Zones {
 		fmt.Fprintf(stdout, "  signage    %s/signage/%s\t(%s)\n", base, z.ID, z.Name)
 	}
@@ -356,6 +366,9 @@ func summarize(d *daemon, s *sim.Sim, sink *hq.BoltSink, cfg *configs.Config) de
 		UnknownCards: e.UnknownCards, Intervals: e.Footfall, DeviceEvents: s.Stats().Events, Backlog: ob.Backlog,
 		Downlink: d.downlink.Version(),
 	}
+	if today := e.Today; today != nil {
+		sum.Traffic = edge.SumTraffic(today.Intervals)
+	}
 	if cov, err := sink.Coverage(cfg.Store.Tenant, cfg.Store.ID); err == nil {
 		c := cov[ob.Epoch]
 		sum.HQReceived, sum.HQGaps = c.Count, c.Gaps
@@ -384,9 +397,13 @@ Summary
   members recognised          %d
   unknown cards               %d
   offers shown                %d
-  baskets closed (members)    %d
+  offers withheld (holdout)   %d
+  baskets closed              %d (%d by identified members)
   offers redeemed             %d
   footfall intervals closed   %d
+  visitors today              %d (%d staff crossings not counted)
+  conversion                  %s (baskets / visitors)
+  spend per visitor           %s
   events produced by store    %d
   events received by HQ       %d (distinct, after deduplication)
   duplicates dropped by HQ    %d
@@ -394,8 +411,24 @@ Summary
   still in the outbox         %d
   HQ holds exactly what the store produced: %s
   the store applied HQ's change log up to version %d of %d
-`, s.DeviceEvents, s.Recognised, s.UnknownCards, s.OffersShown, s.Baskets, s.Redemptions, s.Intervals, s.Produced,
+`, s.DeviceEvents, s.Recognised, s.UnknownCards, s.OffersShown, s.Traffic.OffersWithheld, s.Baskets, s.Traffic.MemberBaskets,
+		s.Redemptions, s.Intervals, s.Traffic.Visitors, s.Traffic.StaffIn+s.Traffic.StaffOut, conversion(s.Traffic), spendPerVisitor(s.Traffic),
+		s.Produced,
 		s.HQReceived, s.HQDuplicates, s.HQGaps, s.Backlog, verdict, s.Downlink, s.HQHead)
+}
+
+func conversion(t edge.Traffic) string {
+	if c, ok := t.Conversion(); ok {
+		return fmt.Sprintf("%.1f%%", 100*c)
+	}
+	return "—"
+}
+
+func spendPerVisitor(t edge.Traffic) string {
+	if m, ok := t.SpendPerVisitor(); ok {
+		return m.String() + " " + t.Currency
+	}
+	return "—"
 }
 
 // tapped wraps a driver so f sees every event it emits.

@@ -62,3 +62,31 @@ func referenceWeight() float64 {
 	_, total := arrivalMinutes(day.Add(defaultOpen), day.Add(defaultClose))
 	return total
 }
+
+// conversionKnots shape the probability of buying over the day, as factors
+// of Behaviour.Conversion at local hours, linear in between: purposeful
+// shoppers early, at lunch and late; browsers in mid-afternoon.
+var conversionKnots = []struct{ h, f float64 }{
+	{0, 1.15}, {8.5, 1.2}, {10, 1.05}, {11.5, 1.0}, {12.5, 1.12}, {14, 0.95},
+	{15.5, 0.78}, {16.5, 0.9}, {17.75, 1.0}, {19, 1.08}, {20.5, 1.2}, {24, 1.15},
+}
+
+// conversionFactor is the factor of Behaviour.Conversion at local clock
+// time h (hours after midnight).
+func conversionFactor(h float64) float64 {
+	k := conversionKnots
+	for i := 1; i < len(k); i++ {
+		if h < k[i].h {
+			return k[i-1].f + (k[i].f-k[i-1].f)*(h-k[i-1].h)/(k[i].h-k[i-1].h)
+		}
+	}
+	return k[len(k)-1].f
+}
+
+// conversion is the probability that a shopper arriving at t buys, by the
+// local time of day, at most 1.
+func (p *Plan) conversion(t time.Time) float64 {
+	lt := t.In(p.o.Location)
+	h := float64(lt.Hour()) + float64(lt.Minute())/60
+	return min(1, p.o.Behaviour.Conversion*conversionFactor(h))
+}

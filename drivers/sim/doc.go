@@ -4,8 +4,10 @@
 // sim_door devices, edge.CardRead from sim_rfid devices, edge.Scan (EAN-13,
 // symbology "]E0", class loyalty or list) from sim_scanner devices — with
 // Event.Source set to the simulated device's name and Event.Time to
-// simulated time. It also generates the demo's member base (Members) and
-// offers (Offers).
+// simulated time. Baskets paid at the tills, which no device reports, are
+// Checkout values for the caller's till. It also generates the demo's member
+// base (Members, with segment-matrix cells), staff (Staff) and offers
+// (Offers).
 //
 // # Model
 //
@@ -20,24 +22,42 @@
 //     an In crossing. A few turn back within seconds (Behaviour.UTurn);
 //   - is a member with probability Behaviour.MemberShare, drawn among
 //     Opts.Members by visit frequency (heavy shoppers often, churned members
-//     rarely), never twice in the store at once;
-//   - as a member, may tap their card a few seconds later at the entrance:
-//     a sim_rfid at that door, else in zone "entrance", else in the first
-//     zone with a reader (Behaviour.EntranceTap);
+//     rarely), never staff, never twice in the store at once;
+//   - as a member, may tap their card at the door's reader just after
+//     coming in (Behaviour.DoorTap, when the door has a sim_rfid), and a few
+//     seconds later at the entrance: a sim_rfid in zone "entrance", else in
+//     the first zone with a reader, else at the door (Behaviour.EntranceTap);
 //   - visits one to three zones with readers, a member tapping at each with
 //     probability Behaviour.ZoneTap;
-//   - buys with probability Behaviour.Conversion, at a lane with a
-//     simulated scanner or reader, where a member identifies
-//     (Behaviour.CheckoutID) by tapping the card at the lane's reader
-//     (Behaviour.LaneTap when the lane has both) or by scanning the loyalty
-//     barcode, and may scan the shopping-list barcode (Behaviour.ListScan);
-//   - leaves through the door they came in by after a dwell time of
-//     4 to 45 minutes by default: an Out crossing.
+//   - buys with a probability that follows the time of day around
+//     Behaviour.Conversion (from about 48% of shoppers in mid-afternoon to
+//     74% early and late, with the defaults): a basket drawn by Lines from
+//     the member's categories and brand loyalties, or the store's for
+//     anyone else. The buyer queues at the lane free soonest (a lane is a
+//     lane id with a simulated scanner or reader), is served for 15 to 35
+//     seconds plus 2.5 to 4 seconds a unit, and pays: a Checkout, which
+//     Sim.Run hands to Opts.Till. A member identifies (Behaviour.CheckoutID)
+//     by tapping the card at the lane's reader (Behaviour.LaneTap when the
+//     lane has both) or by scanning the loyalty barcode, and may scan the
+//     shopping-list barcode (Behaviour.ListScan); everyone else pays
+//     anonymously. A buyer who would queue more than ten minutes leaves
+//     without buying;
+//   - leaves through the door they came in by after a dwell time of 4 to
+//     45 minutes by default, or 20 to 90 seconds after paying if that is
+//     later, a member maybe tapping at the door's reader just before
+//     (Behaviour.DoorTap again): an Out crossing.
 //
-// Non-members make no event besides their crossings. A few taps
-// (Behaviour.UnknownCard) are made with a card no member holds. Every
-// shopper who comes in leaves, at the latest DwellMax after the last
-// arrival, so each door's In and Out balance over a day.
+// Non-members make no device event besides their crossings. A few taps
+// (Behaviour.UnknownCard) are made with a card no member holds; a member
+// whose card is unknown at the lane pays anonymously. Every shopper who
+// comes in leaves, so each door's In and Out balance over a day.
+//
+// Members flagged Staff work shifts around the opening hours and cross the
+// staff door, the first door with a sim_rfid, at the start and end of their
+// shift and around their breaks, badging at its reader one to three
+// seconds before each crossing; no other crossing of that door comes near.
+// See Staff for the schedule. Without a reader at a door, staff make no
+// events.
 //
 // # Determinism
 //
@@ -50,11 +70,13 @@
 // or on Start: a simulation starting at 14:00 has exactly the shoppers of
 // the full day who arrive from 14:00 on. A zero Start is resolved from the
 // real clock (today's opening), so set Start for a reproducible run.
-// Members and Offers are deterministic in their arguments.
+// Staff shifts draw from a stream of their own, so the shoppers are the
+// same with or without staff. Members, Staff, Lines and Offers are
+// deterministic in their arguments.
 //
 // Pacing is separate from the plan: a Plan yields the events in
-// simulated-time order without waiting; a Sim sends them when its Clock
-// reaches their times. The Clock runs Opts.Speed simulated seconds per
+// simulated-time order without waiting; a Sim sends them, and hands the
+// checkouts to the till, when its Clock reaches their times. The Clock runs Opts.Speed simulated seconds per
 // real second from Start; the engine uses Clock.Now as its clock, so
 // counting intervals and offer validity follow simulated time too. A
 // receiver that falls behind delays events; none are dropped or reordered.

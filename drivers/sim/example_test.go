@@ -68,6 +68,8 @@ func ExampleNewPlan() {
 		{Name: "entrance-reader", Kind: "sim_rfid", Zone: "entrance"},
 		{Name: "bakery-reader", Kind: "sim_rfid", Zone: "bakery"},
 		{Name: "lane-1-scanner", Kind: "sim_scanner", Lane: "1"},
+		{Name: "lane-2-scanner", Kind: "sim_scanner", Lane: "2"},
+		{Name: "lane-3-scanner", Kind: "sim_scanner", Lane: "3"},
 	}
 	o.Members = sim.Members(200, o.Seed, open)
 	p, err := sim.NewPlan(o)
@@ -84,15 +86,16 @@ func ExampleNewPlan() {
 		}
 	}
 	st := p.Stats()
-	fmt.Printf("%d shoppers, %d members, %d bought\n", st.Shoppers, st.Members, st.Buyers)
+	fmt.Printf("%d shoppers, %d members, %d bought (%d anonymously), %d units, %s\n",
+		st.Shoppers, st.Members, st.Buyers, st.Anonymous, st.Units, st.Spend)
 	// Output:
 	// 08:30:51 door.crossing main-door-counter
 	// 08:33:24 door.crossing main-door-counter
 	// 08:35:21 door.crossing main-door-counter
 	// 08:35:53 door.crossing main-door-counter
 	// 08:36:19 door.crossing main-door-counter
-	// 08:36:23 card.read entrance-reader
-	// 1811 shoppers, 603 members, 1056 bought
+	// 08:36:48 door.crossing main-door-counter
+	// 1811 shoppers, 657 members, 1118 bought (724 anonymously), 10247 units, 37737.23
 }
 
 func ExampleMembers() {

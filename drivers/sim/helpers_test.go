@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"slices"
 	"testing"
 	"time"
 	_ "time/tzdata" // the tests use Europe/Paris wherever they run
@@ -106,4 +107,16 @@ func mustPlan(t *testing.T, o Opts) *Plan {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// withDoorReaders adds a reader at each door of devices: the staff door is
+// the first.
+func withDoorReaders(devices []configs.Device) []configs.Device {
+	out := slices.Clone(devices)
+	for _, d := range devices {
+		if d.Kind == "sim_door" {
+			out = append(out, configs.Device{Name: d.Door + "-door-reader", Kind: "sim_rfid", Door: d.Door})
+		}
+	}
+	return out
 }

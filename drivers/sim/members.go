@@ -1,9 +1,12 @@
 package sim
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/redcarpet-retail/redcarpet/edge"
@@ -14,19 +17,26 @@ import (
 const (
 	streamMembers uint64 = 0x6d656d62657273 // "members"
 	streamDays    uint64 = 0x64617973       // "days", xor-ed with the date
+	streamMatrix  uint64 = 0x6d6174726978   // "matrix"
+	streamStaff   uint64 = 0x7374616666     // "staff"; xor-ed with the date for shifts
 )
 
-// category is a product category with its usual days between purchases for
-// a medium-intensity shopper.
+// category is a product category: its usual days between purchases for a
+// medium-intensity shopper, its share of the store's units (popularity) and
+// the price range of its national-brand products.
 type category struct {
-	name     string
-	meanDays float64
+	name       string
+	meanDays   float64
+	popularity float64
+	lo, hi     edge.Money
 }
 
 // categories are the product categories of the demo store.
 var categories = []category{
-	{"dairy", 6}, {"bakery", 3}, {"produce", 5}, {"meat", 7}, {"wine", 14},
-	{"beauty", 30}, {"household", 21}, {"baby", 10}, {"pet", 12}, {"frozen", 10},
+	{"dairy", 6, 0.16, 59, 449}, {"bakery", 3, 0.15, 79, 549}, {"produce", 5, 0.18, 49, 399},
+	{"meat", 7, 0.10, 249, 1290}, {"wine", 14, 0.06, 349, 1990}, {"beauty", 30, 0.05, 149, 1490},
+	{"household", 21, 0.08, 99, 890}, {"baby", 10, 0.04, 99, 1490}, {"pet", 12, 0.05, 79, 1190},
+	{"frozen", 10, 0.13, 129, 699},
 }
 
 // weighted is one choice of a weighted draw.
@@ -98,6 +108,15 @@ var (
 // lapsing members 1.5 to 3 cycles ago, churned members 3 to 6 cycles ago,
 // as their stage says.
 //
+// Each member has a segment-matrix cell (Matrix) in every category of
+// their Affinity: a brand loyalty (national, store or switcher, about 40%,
+// 30% and 30% of cells), which follows the member's segment in 60% of
+// their categories; and a usage by tertile of the member's estimated spend
+// in the category among the result's buyers of it (spend share times 1, 2
+// or 3.5 for a light, medium or heavy segment). Cells come from their own
+// stream of the seed, and usage depends on the other members: Members(n,
+// seed, now) gives a member the same cells only for the same n.
+//
 // Each member holds one card (a 7-byte NXP UID starting 0x04 for about 85%,
 // a 4-byte MIFARE Classic UID for the others), a loyalty barcode
 // (EAN-13 041nnnnnnnnnc) and a shopping-list barcode (EAN-13 049nnnnnnnnnc),
@@ -113,7 +132,84 @@ func Members(n int, seed uint64, now time.Time) []edge.MemberRecord {
 	for i := range n {
 		out = append(out, g.member(i+1))
 	}
+	matrix(out, seed)
 	return out
+}
+
+// Segment-matrix loyalty: a member's loyalty in a category follows their
+// overall brand loyalty (their segment) with probability matrixFollow, and
+// is drawn from matrixLoyalties otherwise, so the shares over all cells stay
+// those of matrixLoyalties.
+var (
+	matrixLoyalties = []weighted[edge.Loyalty]{
+		{edge.LoyalNational, 0.40}, {edge.LoyalStore, 0.30}, {edge.LoyalSwitcher, 0.30},
+	}
+	segmentLoyalty = map[string]edge.Loyalty{
+		"national-brand-loyal": edge.LoyalNational, "store-brand-loyal": edge.LoyalStore, "switcher": edge.LoyalSwitcher,
+	}
+	// intensitySpend is a member's relative total spend by intensity.
+	intensitySpend = map[string]float64{"light": 1, "medium": 2, "heavy": 3.5}
+)
+
+const matrixFollow = 0.6
+
+// matrix gives each member a segment-matrix cell in every category they buy
+// (their Affinity's): a brand loyalty drawn as matrixLoyalties says, and a
+// usage from their estimated spend in the category (spend share times
+// their intensity's relative spend) against the category's other buyers
+// among ms: the lowest third light, the middle third medium, the top third
+// heavy (ties in member order). It draws from its own stream of the seed,
+// so the rest of each member is what it was without a matrix.
+func matrix(ms []edge.MemberRecord, seed uint64) {
+	r := rand.New(rand.NewPCG(seed, streamMatrix))
+	type buyer struct {
+		i     int
+		spend float64
+	}
+	buyers := map[string][]buyer{}
+	for i := range ms {
+		m := &ms[i].Member
+		seg, intensity := splitSegment(m.Segment)
+		cats := make([]string, 0, len(m.Affinity))
+		for c := range m.Affinity {
+			cats = append(cats, c)
+		}
+		slices.Sort(cats)
+		m.Matrix = make(map[string]edge.Cell, len(cats))
+		for _, c := range cats {
+			l, ok := segmentLoyalty[seg]
+			if !ok || r.Float64() >= matrixFollow {
+				l = pick(r, matrixLoyalties)
+			}
+			m.Matrix[c] = edge.Cell{Loyalty: l}
+			buyers[c] = append(buyers[c], buyer{i, m.Affinity[c] * max(intensitySpend[intensity], 1)})
+		}
+	}
+	for c, bs := range buyers {
+		slices.SortStableFunc(bs, func(a, b buyer) int { return cmp.Compare(a.spend, b.spend) })
+		for rank, b := range bs {
+			u := edge.UsageHeavy
+			switch q := (float64(rank) + 0.5) / float64(len(bs)); {
+			case q < 1.0/3:
+				u = edge.UsageLight
+			case q < 2.0/3:
+				u = edge.UsageMedium
+			}
+			cell := ms[b.i].Member.Matrix[c]
+			cell.Usage = u
+			ms[b.i].Member.Matrix[c] = cell
+		}
+	}
+}
+
+// splitSegment splits a segment such as "switcher-heavy" into brand
+// loyalty and intensity.
+func splitSegment(s string) (loyalty, intensity string) {
+	i := strings.LastIndexByte(s, '-')
+	if i < 0 {
+		return s, ""
+	}
+	return s[:i], s[i+1:]
 }
 
 // memberGen draws members and keeps their identifiers unique.

@@ -192,3 +192,118 @@ func FuzzEAN13(f *testing.F) {
 		}
 	})
 }
+
+// TestMembersMatrix checks the segment-matrix cells: one in every category
+// a member buys and none elsewhere; loyalty about 40/30/30 and following
+// the segment; usage by thirds of the category's buyers, rising with
+// estimated spend; deterministic in the seed; drawn apart from the rest of
+// the member.
+func TestMembersMatrix(t *testing.T) {
+	now := time.Date(2025, 6, 13, 8, 30, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		n    int
+		seed uint64
+	}{
+		{"small base", 30, 1},
+		{"demo base", 10000, 1},
+		{"other seed", 4000, 99},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ms := Members(tc.n, tc.seed, now)
+			if !reflect.DeepEqual(ms, Members(tc.n, tc.seed, now)) {
+				t.Fatal("same seed gave different matrices")
+			}
+			if reflect.DeepEqual(ms, Members(tc.n, tc.seed+1, now)) {
+				t.Fatal("different seeds gave the same members")
+			}
+			loyalty := map[edge.Loyalty]int{}
+			usage := map[string]map[edge.Usage]int{}
+			follows, cells := 0, 0
+			type spent struct {
+				spend float64
+				u     edge.Usage
+			}
+			byCat := map[string][]spent{}
+			for _, rec := range ms {
+				m := rec.Member
+				if len(m.Matrix) != len(m.Affinity) {
+					t.Fatalf("%s: %d cells for %d categories", m.ID, len(m.Matrix), len(m.Affinity))
+				}
+				seg, intensity := splitSegment(m.Segment)
+				for c, cell := range m.Matrix {
+					if _, ok := m.Affinity[c]; !ok {
+						t.Fatalf("%s: cell in %s, which they do not buy", m.ID, c)
+					}
+					if !slices.Contains([]edge.Loyalty{edge.LoyalNational, edge.LoyalStore, edge.LoyalSwitcher}, cell.Loyalty) ||
+						!slices.Contains([]edge.Usage{edge.UsageLight, edge.UsageMedium, edge.UsageHeavy}, cell.Usage) {
+						t.Fatalf("%s: bad cell %+v in %s", m.ID, cell, c)
+					}
+					cells++
+					loyalty[cell.Loyalty]++
+					if segmentLoyalty[seg] == cell.Loyalty {
+						follows++
+					}
+					if usage[c] == nil {
+						usage[c] = map[edge.Usage]int{}
+					}
+					usage[c][cell.Usage]++
+					byCat[c] = append(byCat[c], spent{m.Affinity[c] * intensitySpend[intensity], cell.Usage})
+				}
+			}
+			rank := map[edge.Usage]int{edge.UsageLight: 0, edge.UsageMedium: 1, edge.UsageHeavy: 2}
+			for c, ss := range byCat {
+				slices.SortStableFunc(ss, func(a, b spent) int { return cmpFloat(a.spend, b.spend) })
+				for i := 1; i < len(ss); i++ {
+					if ss[i].spend > ss[i-1].spend && rank[ss[i].u] < rank[ss[i-1].u] {
+						t.Fatalf("%s: spend %.3f is %s but %.3f is %s", c, ss[i].spend, ss[i].u, ss[i-1].spend, ss[i-1].u)
+					}
+				}
+				n := len(ss)
+				for _, u := range []edge.Usage{edge.UsageLight, edge.UsageMedium, edge.UsageHeavy} {
+					if k := usage[c][u]; k < n/3-1 || k > n/3+2 {
+						t.Errorf("%s: %d of %d buyers %s, want a third", c, k, n, u)
+					}
+				}
+			}
+			if tc.n < 1000 {
+				return
+			}
+			share := func(k int) float64 { return float64(k) / float64(cells) }
+			for _, c := range []struct {
+				what   string
+				got    float64
+				lo, hi float64
+			}{
+				{"national", share(loyalty[edge.LoyalNational]), 0.36, 0.44},
+				{"store", share(loyalty[edge.LoyalStore]), 0.26, 0.34},
+				{"switcher", share(loyalty[edge.LoyalSwitcher]), 0.26, 0.34},
+				{"following the segment", share(follows), 0.6, 0.8},
+			} {
+				if c.got < c.lo || c.got > c.hi {
+					t.Errorf("%s share %.3f outside %.2f..%.2f", c.what, c.got, c.lo, c.hi)
+				}
+			}
+		})
+	}
+
+	// The matrix draws from its own stream: the rest of a member does not
+	// depend on it, nor on how many members there are.
+	a, b := Members(50, 5, now), Members(80, 5, now)
+	for i := range a {
+		a[i].Member.Matrix, b[i].Member.Matrix = nil, nil
+		if !reflect.DeepEqual(a[i], b[i]) {
+			t.Fatalf("member %d differs between bases of 50 and 80", i)
+		}
+	}
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"maps"
 	"slices"
 	"time"
 
@@ -16,6 +17,8 @@ type offerSpec struct {
 	stages           []edge.Stage
 	categories       []string
 	pct              float64
+	depth            map[string]float64 // segment matrix: percent by cell
+	holdout          float64            // percent of members held out
 	capPerMember     int
 	fromDay, toDay   int
 	fromHour, toHour int
@@ -34,6 +37,30 @@ func segments(brand string, intensity ...string) []string {
 	return s
 }
 
+// switchDepth is the segment matrix of an offer that wins shoppers over to
+// the store's own brand: switchers get the most, the heavier the deeper;
+// national-brand loyals a taste; members already loyal to the store's brand
+// nothing (they buy it anyway).
+func switchDepth() map[string]float64 {
+	return map[string]float64{
+		"switcher/heavy": 30, "switcher/medium": 25, "switcher/light": 20,
+		"national/heavy": 15, "national/medium": 10, "national/light": 10,
+	}
+}
+
+// loyaltyDepth is the segment matrix of an offer that rewards the store's
+// brand: its loyal buyers by usage, and switchers a little.
+func loyaltyDepth() map[string]float64 {
+	return map[string]float64{
+		"store/heavy": 20, "store/medium": 15, "store/light": 10,
+		"switcher/heavy": 10, "switcher/medium": 10, "switcher/light": 5,
+	}
+}
+
+// demoHoldout is the share of members held out of the offers HQ measures
+// the lift of.
+const demoHoldout = 10
+
 // heavy is every heavy-intensity segment.
 func heavy() []string {
 	return []string{"national-brand-loyal-heavy", "store-brand-loyal-heavy", "switcher-heavy"}
@@ -47,11 +74,11 @@ func offerSpecs() []offerSpec {
 	return []offerSpec{
 		// Running offers for everyone.
 		{id: "bakery-croissants", title: "Croissants: 4 for the price of 3", body: "Butter croissants baked here every morning.",
-			channels: both, categories: []string{"bakery"}, pct: 25, fromDay: -3, toDay: 4},
+			channels: both, categories: []string{"bakery"}, pct: 25, holdout: demoHoldout, fromDay: -3, toDay: 4},
 		{id: "bakery-sourdough", title: "Sourdough loaf -15%", body: "Slow-fermented, stone-baked.",
 			channels: signage, categories: []string{"bakery"}, pct: 15, fromDay: -1, toDay: 6},
 		{id: "dairy-greek-yoghurt", title: "Greek yoghurt -20%", body: "All 500 g pots.",
-			channels: both, categories: []string{"dairy"}, pct: 20, fromDay: -5, toDay: 2},
+			channels: both, categories: []string{"dairy"}, pct: 20, holdout: demoHoldout, fromDay: -5, toDay: 2},
 		{id: "produce-loire-apples", title: "Loire valley apples -20%", body: "Crisp, local and seasonal.",
 			channels: signage, categories: []string{"produce"}, pct: 20, fromDay: -2, toDay: 5},
 		{id: "produce-veg-box", title: "Seasonal vegetable box -15%", body: "One box per member.",
@@ -75,19 +102,23 @@ func offerSpecs() []offerSpec {
 		{id: "frozen-vegetables", title: "Frozen vegetables -12%", body: "Picked and frozen within hours.",
 			channels: checkout, categories: []string{"frozen", "produce"}, pct: 12, fromDay: -8, toDay: 6},
 		{id: "basket-weekend-5", title: "5% off your whole basket", body: "This week, for every member.",
-			channels: checkout, pct: 5, capPerMember: 1, fromDay: -2, toDay: 5},
+			channels: checkout, pct: 5, holdout: demoHoldout, capPerMember: 1, fromDay: -2, toDay: 5},
 
-		// Targeted at segments.
+		// Targeted at segments, or at cells of a category's segment matrix
+		// (brand loyalty by usage), with a depth per cell.
 		{id: "dairy-savoie-cheeses", title: "Savoie cheeses -10%", body: "Beaufort, Reblochon, Tomme.",
 			channels: signage, segments: segments("national-brand-loyal"), categories: []string{"dairy"}, pct: 10, fromDay: -3, toDay: 4},
 		{id: "dairy-store-brand-milk", title: "Our own milk -12%", body: "From farms within 100 km.",
 			channels: checkout, segments: append(segments("store-brand-loyal"), segments("switcher")...),
 			categories: []string{"dairy"}, pct: 12, fromDay: -1, toDay: 6},
-		{id: "dairy-try-our-brand", title: "Try our yoghurts -30%", body: "Same taste, our label.",
-			channels: both, segments: segments("switcher"), categories: []string{"dairy"}, pct: 30, capPerMember: 1, fromDay: -1, toDay: 9},
-		{id: "household-store-brand", title: "Our cleaning range -15%", body: "Ecolabel certified.",
-			channels: both, segments: append(segments("switcher"), segments("store-brand-loyal")...),
-			categories: []string{"household"}, pct: 15, fromDay: -4, toDay: 10},
+		{id: "dairy-try-our-brand", title: "Try our yoghurts", body: "Same taste, our label.",
+			channels: both, categories: []string{"dairy"}, pct: 30, depth: switchDepth(), holdout: demoHoldout,
+			capPerMember: 1, fromDay: -1, toDay: 9},
+		{id: "household-store-brand", title: "Our cleaning range", body: "Ecolabel certified.",
+			channels: both, categories: []string{"household"}, pct: 15, depth: loyaltyDepth(), fromDay: -4, toDay: 10},
+		{id: "produce-store-brand", title: "Our fruit and vegetables", body: "Grown within 100 km, our label.",
+			channels: checkout, categories: []string{"produce", "frozen"}, pct: 20, depth: switchDepth(), holdout: demoHoldout,
+			fromDay: -2, toDay: 12},
 		{id: "meat-barbecue-pack", title: "Barbecue pack -25%", body: "Sausages, skewers and marinated chicken.",
 			channels: both, segments: heavy(), categories: []string{"meat"}, pct: 25, capPerMember: 1, fromDay: 0, toDay: 4},
 		{id: "wine-champagne", title: "Champagne -15%", body: "For our most loyal customers.",
@@ -101,7 +132,8 @@ func offerSpecs() []offerSpec {
 		{id: "welcome-beauty", title: "Welcome! Beauty -30%", body: "A first gift for new members.",
 			channels: both, stages: []edge.Stage{edge.StageNew}, categories: []string{"beauty"}, pct: 30, capPerMember: 1, fromDay: -30, toDay: 30},
 		{id: "winback-bakery", title: "We missed you: bakery -25%", body: "Come and taste what's new.",
-			channels: both, stages: winBack, categories: []string{"bakery"}, pct: 25, capPerMember: 1, fromDay: -14, toDay: 14},
+			channels: both, stages: winBack, categories: []string{"bakery"}, pct: 25, holdout: demoHoldout,
+			capPerMember: 1, fromDay: -14, toDay: 14},
 		{id: "winback-fresh", title: "Welcome back: fresh food -20%", body: "Dairy, produce and meat.",
 			channels: both, stages: []edge.Stage{edge.StageChurned}, categories: []string{"dairy", "produce", "meat"},
 			pct: 20, capPerMember: 1, fromDay: -14, toDay: 14},
@@ -125,7 +157,15 @@ func offerSpecs() []offerSpec {
 // Offers returns the demo's offers, valid relative to now in loc: most run
 // from a few days before today to a few days after; some target segments or
 // lifecycle stages (win-back offers for lapsing and churned members); some
-// cap redemptions per member. The validity edge cases are there on purpose:
+// cap redemptions per member. Three have a segment matrix (Depth): the
+// store-brand switch offers "dairy-try-our-brand" and "produce-store-brand"
+// (deepest for heavy switchers, nothing for store-brand loyals) and the
+// loyalty offer "household-store-brand" (deepest for heavy store-brand
+// loyals, nothing for national-brand loyals). Six hold out 10% of their
+// members (HoldoutPct), so the demo records withheld offers and HQ can
+// measure their lift: "basket-weekend-5", "bakery-croissants",
+// "dairy-greek-yoghurt", "dairy-try-our-brand", "produce-store-brand" and
+// "winback-bakery". The validity edge cases are there on purpose:
 // "bakery-evening" runs from 19:00 to 23:00 today, "wine-autumn-fair" and
 // "pet-treats" have expired (the latter at midnight), and
 // "frozen-ice-cream" starts in three days. Windows start and end at local
@@ -151,6 +191,8 @@ func Offers(now time.Time, loc *time.Location) []edge.Offer {
 			ValidTo:      at(s.toDay, s.toHour),
 			DiscountPct:  s.pct,
 			CapPerMember: s.capPerMember,
+			Depth:        maps.Clone(s.depth),
+			HoldoutPct:   s.holdout,
 		}
 	}
 	return out

@@ -136,3 +136,90 @@ func TestOffersIndependent(t *testing.T) {
 		}
 	}
 }
+
+// TestOffersMatrixAndHoldout: the demo's segment matrices and holdouts are
+// valid as HQ and the downlink check them; the switch offers give heavy
+// switchers the deepest discount and store-brand loyals nothing; the
+// matrix leaves most offers to everyone and the matrix offers a fair share
+// of the demo's members; the holdouts keep about 10% of members away.
+func TestOffersMatrixAndHoldout(t *testing.T) {
+	now := time.Date(2025, 6, 13, 12, 0, 0, 0, time.UTC)
+	offers := Offers(now, time.UTC)
+	byID := map[string]*edge.Offer{}
+	var matrix, held, flat int
+	for i := range offers {
+		o := &offers[i]
+		byID[o.ID] = o
+		if err := o.ValidateTargeting(); err != nil {
+			t.Errorf("%v", err)
+		}
+		if len(o.Depth) > 0 {
+			matrix++
+		} else {
+			flat++
+		}
+		if o.HoldoutPct > 0 {
+			held++
+		}
+	}
+	if matrix < 2 || held < 3 || flat < len(offers)*2/3 {
+		t.Errorf("%d offers with a matrix, %d with a holdout, %d flat of %d", matrix, held, flat, len(offers))
+	}
+
+	// Members built here: one per cell of dairy, buying only dairy.
+	sw := byID["dairy-try-our-brand"]
+	if sw == nil {
+		t.Fatal("no dairy-try-our-brand")
+	}
+	depth := map[edge.Cell]float64{}
+	for _, l := range []edge.Loyalty{edge.LoyalNational, edge.LoyalStore, edge.LoyalSwitcher} {
+		for _, u := range []edge.Usage{edge.UsageLight, edge.UsageMedium, edge.UsageHeavy} {
+			c := edge.Cell{Loyalty: l, Usage: u}
+			m := edge.Member{ID: "M-" + c.String(), Affinity: map[string]float64{"dairy": 1}, Matrix: map[string]edge.Cell{"dairy": c}}
+			pct, cell, ok := edge.DepthFor(sw, &m, now)
+			if ok != (l != edge.LoyalStore) || cell != c.String() {
+				t.Errorf("%s: depth %v, offered %v", c, pct, ok)
+			}
+			depth[c] = pct
+		}
+	}
+	heavy := depth[edge.Cell{Loyalty: edge.LoyalSwitcher, Usage: edge.UsageHeavy}]
+	for c, d := range depth {
+		if c != (edge.Cell{Loyalty: edge.LoyalSwitcher, Usage: edge.UsageHeavy}) && d >= heavy {
+			t.Errorf("%s gets %v%%, as much as heavy switchers (%v%%)", c, d, heavy)
+		}
+	}
+	if d := depth[edge.Cell{Loyalty: edge.LoyalSwitcher, Usage: edge.UsageMedium}]; d <= depth[edge.Cell{Loyalty: edge.LoyalSwitcher, Usage: edge.UsageLight}] {
+		t.Errorf("medium switchers get %v%%, no more than light ones", d)
+	}
+
+	// The demo's members: each matrix offer reaches a fair share of its
+	// category's buyers, and about 10% of its buyers (of everyone, for an
+	// offer bound to no category) are held out of each holdout offer.
+	members := Members(2000, 1, now)
+	for _, o := range offers {
+		buyers, offered, out := 0, 0, 0
+		for i := range members {
+			m := &members[i].Member
+			if len(o.Categories) > 0 && !slices.ContainsFunc(o.Categories, func(c string) bool { return m.Affinity[c] > 0 }) {
+				continue
+			}
+			buyers++
+			if _, _, ok := edge.DepthFor(&o, m, now); ok {
+				offered++
+			}
+			if edge.HeldOut(&o, m) {
+				out++
+			}
+		}
+		if len(o.Depth) > 0 || o.HoldoutPct > 0 {
+			t.Logf("%s: %d buyers, offered to %d, %d held out", o.ID, buyers, offered, out)
+		}
+		if len(o.Depth) > 0 && (buyers == 0 || offered < buyers/3 || offered == buyers) {
+			t.Errorf("%s: offered to %d of its %d buyers; want a targeted share, at least a third", o.ID, offered, buyers)
+		}
+		if o.HoldoutPct > 0 && buyers > 0 && (out < buyers*5/100 || out > buyers*15/100) {
+			t.Errorf("%s: %d of %d buyers held out, want about %v%%", o.ID, out, buyers, o.HoldoutPct)
+		}
+	}
+}

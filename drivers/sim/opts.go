@@ -48,16 +48,28 @@ type Opts struct {
 	// Devices are the store's devices. Kinds sim_door, sim_rfid and
 	// sim_scanner are simulated; every other kind is ignored. At least one
 	// sim_door is required: shoppers come in and leave through doors.
-	// Readers placed in the zone "entrance" (or at a door) are where members
-	// tap on arrival; other zone readers are visited while shopping; lane
-	// readers and scanners are where members identify at checkout.
+	// Readers placed at a door are where members may tap coming in and
+	// going out, and where staff badge (at the first door with one);
+	// readers placed in the zone "entrance" are where members tap on
+	// arrival; other zone readers are visited while shopping; each lane
+	// with a reader or scanner is a checkout where shoppers pay and members
+	// identify.
 	Devices []configs.Device
 
 	// Members are the loyalty members the simulated shoppers may be: a
 	// member shopper taps one of the member's Cards and scans the member's
-	// Loyalty or List barcode. Without members, nobody carries a loyalty
-	// card. The plan copies what it needs.
+	// Loyalty or List barcode, and buys from their Affinity and Matrix.
+	// Members flagged Staff are the store's staff (see Staff): never
+	// shoppers. Without members, nobody carries a loyalty card. The plan
+	// copies what it needs.
 	Members []edge.MemberRecord
+
+	// Till, when set, is called by Sim.Run with each Checkout when the
+	// clock reaches its Start, in order with the events (a member's
+	// checkout before the read that identifies them). It runs on Run's
+	// goroutine: it must return at once. The Checkout, Lines included, is
+	// the till's to keep. Plans ignore it.
+	Till func(Checkout)
 
 	// ArrivalsPerDay is the expected number of shoppers on a day open from
 	// 08:00 to 20:00. Days with other hours get the share of the time-of-day
@@ -80,17 +92,25 @@ type Behaviour struct {
 	// seconds: an In and an Out crossing, nothing else. Default 0.02.
 	UTurn float64
 	// EntranceTap is the probability that a member taps their card at the
-	// entrance reader on arrival. Default 0.5.
+	// entrance reader on arrival: a reader in zone "entrance", else in the
+	// first zone with one, else at the door they came in by. Default 0.5.
 	EntranceTap float64
+	// DoorTap is the probability that a member taps their card at the
+	// reader of the door they came in by, if it has one, just after coming
+	// in; and, drawn again, just before leaving through it. Default 0.3.
+	DoorTap float64
 	// ZoneTap is the probability that a member taps their card at the reader
 	// of each zone they visit. Shoppers visit one to three zones. Default
 	// 0.35.
 	ZoneTap float64
 	// Conversion is the probability that a shopper who stays buys
-	// something, i.e. goes through a checkout lane. Default 0.6.
+	// something, i.e. pays at a checkout lane, around 11:30 and 17:45; it
+	// follows the time of day from 0.78 of it in mid-afternoon to 1.2 of it
+	// early and late (at most 1). Without lanes nobody buys. Default 0.62:
+	// from about 48% to 74% of shoppers.
 	Conversion float64
 	// CheckoutID is the probability that a member identifies at the lane
-	// when buying. Default 0.9.
+	// when buying; the others pay anonymously. Default 0.9.
 	CheckoutID float64
 	// LaneTap is the probability that a member identifying at a lane with
 	// both a reader and a scanner taps the card rather than scanning the
@@ -113,8 +133,9 @@ var DefaultBehaviour = Behaviour{
 	MemberShare: 0.35,
 	UTurn:       0.02,
 	EntranceTap: 0.5,
+	DoorTap:     0.3,
 	ZoneTap:     0.35,
-	Conversion:  0.6,
+	Conversion:  0.62,
 	CheckoutID:  0.9,
 	LaneTap:     0.4,
 	ListScan:    0.2,
@@ -192,7 +213,7 @@ func (o *Opts) validate() error {
 		name string
 		v    float64
 	}{
-		{"member share", b.MemberShare}, {"u-turn", b.UTurn}, {"entrance tap", b.EntranceTap},
+		{"member share", b.MemberShare}, {"u-turn", b.UTurn}, {"entrance tap", b.EntranceTap}, {"door tap", b.DoorTap},
 		{"zone tap", b.ZoneTap}, {"conversion", b.Conversion}, {"checkout id", b.CheckoutID},
 		{"lane tap", b.LaneTap}, {"list scan", b.ListScan}, {"unknown card", b.UnknownCard},
 	} {

@@ -26,7 +26,8 @@ type Plan struct {
 	o       Opts
 	start   time.Time
 	store   layout
-	members []identity
+	members []identity // shoppers who may be members: Opts.Members less staff
+	staff   []staffMember
 	// memberCum holds the cumulative visit weights of members, for drawing.
 	memberCum []float64
 	// known holds every member card UID, so unknown cards never collide.
@@ -42,17 +43,20 @@ type Plan struct {
 	stats   Stats
 }
 
-// identity is what a member shopper carries.
+// identity is what a member shopper carries and buys.
 type identity struct {
+	id            string
 	cards         [][]byte
 	loyalty, list string
+	prof          profile
 }
 
 // layout is the part of the store the simulation uses.
 type layout struct {
 	doors       []door
 	doorWeights []weighted[int]
-	entrance    []string   // reader names used on arrival when the door has none
+	staffDoor   int        // index in doors of the first door with a reader; -1: none
+	entrance    []string   // reader names used on arrival
 	zones       [][]string // reader names per zone visited while shopping
 	lanes       []lane
 }
@@ -63,6 +67,7 @@ type door struct {
 }
 
 type lane struct {
+	id                string
 	scanners, readers []string
 }
 
@@ -88,14 +93,21 @@ func NewPlan(o Opts) (*Plan, error) {
 
 	total := 0.0
 	for _, rec := range o.Members {
-		id := identity{loyalty: rec.Loyalty, list: rec.List}
+		var cards [][]byte
 		for _, c := range rec.Cards {
 			if len(c) > 0 {
-				id.cards = append(id.cards, slices.Clone(c))
+				cards = append(cards, slices.Clone(c))
 				p.known[string(c)] = true
 			}
 		}
-		p.members = append(p.members, id)
+		if rec.Member.Staff {
+			p.staff = append(p.staff, staffMember{cards: cards})
+			continue
+		}
+		p.members = append(p.members, identity{
+			id: rec.Member.ID, cards: cards, loyalty: rec.Loyalty, list: rec.List,
+			prof: memberProfile(&rec.Member),
+		})
 		total += visitWeight(&rec.Member)
 		p.memberCum = append(p.memberCum, total)
 	}
@@ -106,19 +118,24 @@ func NewPlan(o Opts) (*Plan, error) {
 // the opening it resolved to.
 func (p *Plan) Start() time.Time { return p.start }
 
-// Next returns the next event, or false when the plan has ended (only with
-// Opts.Days set, or when the store never opens). Event times never
-// decrease.
+// Next returns the next device event, or false when the plan has ended
+// (only with Opts.Days set, or when the store never opens). Event times
+// never decrease. The checkouts planned in between are counted in Stats
+// and otherwise skipped: only Sim.Run delivers them (to Opts.Till).
 func (p *Plan) Next() (edge.Event, bool) {
-	it, ok := p.pop()
-	if !ok {
-		return edge.Event{}, false
+	for {
+		it, ok := p.pop()
+		if !ok {
+			return edge.Event{}, false
+		}
+		p.stats.add(&it)
+		if it.co == nil {
+			return it.ev, true
+		}
 	}
-	p.stats.add(&it)
-	return it.ev, true
 }
 
-// Stats counts the events Next has returned.
+// Stats counts the events Next has returned and the checkouts it passed.
 func (p *Plan) Stats() Stats { return p.stats }
 
 // pop returns the next item, generating days as needed: an item before the
@@ -152,7 +169,7 @@ func Opening(now time.Time, loc *time.Location, hours func(time.Time) (time.Time
 
 // newLayout extracts the simulated devices.
 func newLayout(devices []configs.Device) layout {
-	var l layout
+	l := layout{staffDoor: -1}
 	doorIdx := map[string][]int{} // door id → indexes in l.doors
 	zoneIdx := map[string]int{}
 	laneIdx := map[string]int{}
@@ -188,7 +205,7 @@ func newLayout(devices []configs.Device) layout {
 			if !ok {
 				i = len(l.lanes)
 				laneIdx[d.Lane] = i
-				l.lanes = append(l.lanes, lane{})
+				l.lanes = append(l.lanes, lane{id: d.Lane})
 			}
 			if d.Kind == "sim_scanner" {
 				l.lanes[i].scanners = append(l.lanes[i].scanners, d.Name)
@@ -200,6 +217,12 @@ func newLayout(devices []configs.Device) layout {
 	l.entrance = entranceZone
 	if l.entrance == nil && len(l.zones) > 0 {
 		l.entrance = l.zones[0] // no entrance zone: the first zone with a reader
+	}
+	for i, d := range l.doors {
+		if len(d.readers) > 0 {
+			l.staffDoor = i
+			break
+		}
 	}
 	return l
 }
@@ -226,21 +249,41 @@ func visitWeight(m *edge.Member) float64 {
 // generateDay queues the shoppers of the day beginning at p.horizon and
 // moves the horizon to the next day.
 func (p *Plan) generateDay() {
-	loc := p.o.Location
 	y, m, d := p.horizon.Date()
-	p.horizon = time.Date(y, m, d+1, 0, 0, 0, 0, loc)
+	p.horizon = time.Date(y, m, d+1, 0, 0, 0, 0, p.o.Location)
 	p.days++
 	if p.o.Days > 0 && p.days >= p.o.Days {
 		p.ended = true
 	}
-	open, close, ok := p.o.Hours(time.Date(y, m, d, 12, 0, 0, 0, loc))
-	if !ok || !close.After(open) {
+	stories, ok := p.day(y, m, d)
+	if !ok {
 		if p.closed++; p.closed >= maxClosedDays {
 			p.ended = true
 		}
 		return
 	}
 	p.closed = 0
+	for _, s := range stories {
+		if s.start().Before(p.start) {
+			continue // began before the simulation started: left out whole
+		}
+		for _, it := range s {
+			it.seq = p.seq
+			p.seq++
+			heap.Push(&p.q, it)
+		}
+	}
+}
+
+// day returns the stories of local day y-m-d, each in time order: its
+// shoppers in arrival order, then its staff stints. It returns false when
+// the store is closed that day.
+func (p *Plan) day(y int, m time.Month, d int) ([]story, bool) {
+	loc := p.o.Location
+	open, close, ok := p.o.Hours(time.Date(y, m, d, 12, 0, 0, 0, loc))
+	if !ok || !close.After(open) {
+		return nil, false
+	}
 
 	// Each day draws from its own stream of the seed: a day's shoppers
 	// depend on the seed, the date and the options, not on the days before.
@@ -257,19 +300,26 @@ func (p *Plan) generateDay() {
 		arrivals[i] = open.Add(ms)
 	}
 	slices.SortFunc(arrivals, time.Time.Compare)
+	stories := p.shoppers(r, arrivals)
 
-	busy := map[int]time.Time{} // member index → when they leave
-	for _, t0 := range arrivals {
-		s := p.shopper(r, t0, busy)
-		if t0.Before(p.start) {
-			continue // arrived before the simulation started: left out whole
+	// Staff draw from their own stream: the shoppers are the same with or
+	// without them.
+	if p.store.staffDoor >= 0 && len(p.staff) > 0 {
+		rs := rand.New(rand.NewPCG(p.o.Seed, streamStaff^date))
+		counter := p.store.doors[p.store.staffDoor].counter
+		var busy []time.Time
+		for _, s := range stories {
+			for _, it := range s {
+				if it.ev.Kind == edge.KindDoorCrossing && it.ev.Source == counter {
+					busy = append(busy, it.ev.Time)
+				}
+			}
 		}
-		for _, it := range s {
-			it.seq = p.seq
-			p.seq++
-			heap.Push(&p.q, it)
-		}
+		slices.SortFunc(busy, time.Time.Compare)
+		day := time.Date(y, m, d, 0, 0, 0, 0, loc)
+		stories = append(stories, p.staffStints(rs, p.shifts(rs, day, open, close), busy)...)
 	}
+	return stories, true
 }
 
 func cumulative(w []float64) []float64 {

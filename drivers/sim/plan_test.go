@@ -70,8 +70,8 @@ func TestPlanDay(t *testing.T) {
 			t.Fatalf("event %d at %s before the previous one at %s", i, ev.Time, last)
 		}
 		last = ev.Time
-		if ev.Time.After(close.Add(o.Behaviour.DwellMax)) {
-			t.Fatalf("event %d at %s, after closing %s + max dwell", i, ev.Time, close)
+		if ev.Time.After(close.Add(o.Behaviour.DwellMax + busyFor)) {
+			t.Fatalf("event %d at %s, after closing %s + max dwell and queue", i, ev.Time, close)
 		}
 		want := map[edge.Kind]string{edge.KindDoorCrossing: "sim_door", edge.KindCardRead: "sim_rfid", edge.KindScan: "sim_scanner"}[ev.Kind]
 		if kinds[ev.Source] != want {
@@ -114,7 +114,7 @@ func TestPlanDay(t *testing.T) {
 	if uint64(unknown) != st.UnknownTaps {
 		t.Errorf("%d reads of unknown cards, stats say %d", unknown, st.UnknownTaps)
 	}
-	if st.Events != uint64(len(evs)) || st.Shoppers != st.Left || st.CardReads != st.MemberTaps+st.UnknownTaps {
+	if st.Events != uint64(len(evs)) || st.Shoppers != st.Left || st.CardReads != st.MemberTaps+st.UnknownTaps+st.StaffBadges {
 		t.Errorf("inconsistent stats %+v for %d events", st, len(evs))
 	}
 	t.Logf("%+v", st)
@@ -126,7 +126,8 @@ func TestPlanDay(t *testing.T) {
 	}{
 		{"shoppers per day", float64(st.Shoppers), 1500, 2100},
 		{"member share", ratio(st.Members, st.Shoppers), 0.30, 0.40},
-		{"conversion", ratio(st.Buyers, st.Shoppers), 0.53, 0.65},
+		{"conversion", ratio(st.Buyers, st.Shoppers), 0.55, 0.70},
+		{"anonymous baskets", ratio(st.Anonymous, st.Checkouts), 0.6, 0.75},
 		{"unknown taps", ratio(st.UnknownTaps, st.CardReads), 0.01, 0.06},
 		{"scans per member", ratio(st.Scans, st.Members), 0.4, 0.8},
 	} {
@@ -154,34 +155,84 @@ func TestPlanCurve(t *testing.T) {
 }
 
 // TestShopperStory checks many stories directly: each is ordered, starts
-// with an In and ends with an Out at the same door.
+// with an In and ends with an Out at the same door; a buyer pays at a lane,
+// once, before leaving.
 func TestShopperStory(t *testing.T) {
-	o := demoOpts(t, 1)
-	o.Behaviour.DwellMin = time.Minute // the tightest stories
-	o.Behaviour.MemberShare = 1
-	p := mustPlan(t, o)
-	r := rand.New(rand.NewPCG(1, 2))
-	t0 := p.Start()
-	busy := map[int]time.Time{}
-	for i := range 20000 {
-		s := p.shopper(r, t0.Add(time.Duration(i)*time.Second), busy)
-		if len(s) < 2 {
-			t.Fatalf("story %d has %d events", i, len(s))
-		}
-		first, last := s[0].ev, s[len(s)-1].ev
-		if first.Kind != edge.KindDoorCrossing || first.Crossing.Dir != edge.In || s[0].tag&tagArrive == 0 ||
-			last.Kind != edge.KindDoorCrossing || last.Crossing.Dir != edge.Out || s[len(s)-1].tag&tagLeave == 0 ||
-			first.Source != last.Source {
-			t.Fatalf("story %d does not go in and out by one door: %+v", i, s)
-		}
-		for j := 1; j < len(s); j++ {
-			if !s[j].ev.Time.After(s[j-1].ev.Time) {
-				t.Fatalf("story %d: event %d at %s not after %s", i, j, s[j].ev.Time, s[j-1].ev.Time)
+	for _, tc := range []struct {
+		name string
+		edit func(*Opts)
+	}{
+		{"members", func(o *Opts) { o.Behaviour.MemberShare = 1 }},
+		{"anonymous", func(o *Opts) { o.Behaviour.MemberShare = 0 }},
+		{"door readers", func(o *Opts) {
+			o.Devices = withDoorReaders(o.Devices)
+			o.Behaviour.MemberShare = 0.5
+			o.Behaviour.DoorTap = 0.8
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := demoOpts(t, 1)
+			o.Behaviour.DwellMin = time.Minute // the tightest stories
+			tc.edit(&o)
+			p := mustPlan(t, o)
+			r := rand.New(rand.NewPCG(1, 2))
+			t0 := p.Start()
+			arrivals := make([]time.Time, 20000)
+			for i := range arrivals {
+				arrivals[i] = t0.Add(time.Duration(i) * 2 * time.Second)
 			}
-		}
-		if d := last.Time.Sub(first.Time); len(s) > 2 && (d < time.Minute || d > o.Behaviour.DwellMax) {
-			t.Fatalf("story %d: dwell %s", i, d)
-		}
+			lanes := map[string]string{}
+			for _, d := range o.Devices {
+				lanes[d.Name] = d.Lane
+			}
+			buyers := 0
+			for i, s := range p.shoppers(r, arrivals) {
+				if len(s) < 2 {
+					t.Fatalf("story %d has %d items", i, len(s))
+				}
+				first, last := s[0].ev, s[len(s)-1].ev
+				if first.Kind != edge.KindDoorCrossing || first.Crossing.Dir != edge.In || s[0].tag&tagArrive == 0 ||
+					last.Kind != edge.KindDoorCrossing || last.Crossing.Dir != edge.Out || s[len(s)-1].tag&tagLeave == 0 ||
+					first.Source != last.Source {
+					t.Fatalf("story %d does not go in and out by one door: %+v", i, s)
+				}
+				var co *Checkout
+				for j := 1; j < len(s); j++ {
+					if !s[j].ev.Time.After(s[j-1].ev.Time) {
+						t.Fatalf("story %d: item %d at %s not after %s", i, j, s[j].ev.Time, s[j-1].ev.Time)
+					}
+					if c := s[j].co; c != nil {
+						if co != nil {
+							t.Fatalf("story %d: two checkouts", i)
+						}
+						co = c
+						if s[j].ev.Time != c.Start || !c.End.After(c.Start) || !c.End.Before(last.Time) || len(c.Lines) == 0 {
+							t.Fatalf("story %d: checkout %s-%s with %d lines at %s, leaving at %s", i, c.Start, c.End, len(c.Lines), s[j].ev.Time, last.Time)
+						}
+					}
+				}
+				for _, it := range s {
+					// Lane events belong to the checkout: the identifying
+					// read follows its start, an unknown card precedes it.
+					if l := lanes[it.ev.Source]; l != "" && (co == nil || l != co.Lane ||
+						it.ev.Time.Before(co.Start.Add(-10*time.Second)) || it.ev.Time.After(co.End)) {
+						t.Fatalf("story %d: %s at lane %s outside its checkout %+v", i, it.ev.Kind, l, co)
+					}
+				}
+				if bought := s[len(s)-1].tag&tagBought != 0; bought != (co != nil) {
+					t.Fatalf("story %d: bought %v, checkout %+v", i, bought, co)
+				}
+				if co != nil {
+					buyers++
+				}
+				if d := last.Time.Sub(first.Time); len(s) > 2 && (d < time.Minute || d > o.Behaviour.DwellMax+busyFor) {
+					t.Fatalf("story %d: dwell %s", i, d)
+				}
+			}
+			if buyers == 0 {
+				t.Fatal("nobody bought")
+			}
+		})
 	}
 }
 

@@ -10,12 +10,12 @@ import (
 	"github.com/redcarpet-retail/redcarpet/edge"
 )
 
-// Stats counts simulated events and shoppers.
+// Stats counts simulated events, shoppers and checkouts.
 type Stats struct {
 	Events    uint64 // all events
 	CardReads uint64 // edge.KindCardRead events
 	Scans     uint64 // edge.KindScan events
-	Crossings uint64 // edge.KindDoorCrossing events, in and out
+	Crossings uint64 // edge.KindDoorCrossing events, in and out, staff's included
 
 	Shoppers    uint64 // shoppers who came in
 	Members     uint64 // shoppers who came in and are members
@@ -23,22 +23,50 @@ type Stats struct {
 	Buyers      uint64 // shoppers who left after buying
 	MemberTaps  uint64 // card reads of a member's card
 	UnknownTaps uint64 // card reads of a card no member holds
+
+	StaffBadges    uint64 // card reads of a staff card at the staff door
+	StaffCrossings uint64 // crossings of staff, in and out
+
+	Checkouts  uint64     // baskets paid: the plan's Checkout values
+	Identified uint64     // of which a member identified at the lane
+	Anonymous  uint64     // of which anonymous
+	Units      uint64     // units in the baskets paid
+	Spend      edge.Money // the baskets' value at shelf prices, before offers
 }
 
 func (s *Stats) add(it *item) {
+	if co := it.co; co != nil {
+		s.Checkouts++
+		if co.Member == "" {
+			s.Anonymous++
+		} else {
+			s.Identified++
+		}
+		for _, l := range co.Lines {
+			s.Units += uint64(l.Qty)
+			s.Spend += l.Amount()
+		}
+		return
+	}
 	s.Events++
 	switch it.ev.Kind {
 	case edge.KindCardRead:
 		s.CardReads++
-		if it.tag&tagUnknown != 0 {
+		switch {
+		case it.tag&tagUnknown != 0:
 			s.UnknownTaps++
-		} else {
+		case it.tag&tagStaff != 0:
+			s.StaffBadges++
+		default:
 			s.MemberTaps++
 		}
 	case edge.KindScan:
 		s.Scans++
 	case edge.KindDoorCrossing:
 		s.Crossings++
+		if it.tag&tagStaff != 0 {
+			s.StaffCrossings++
+		}
 	}
 	if it.tag&tagArrive != 0 {
 		s.Shoppers++
@@ -83,9 +111,10 @@ func (s *Sim) Clock() *Clock { return s.clock }
 
 // Run sends the plan's events on out, each when the clock reaches its time;
 // an event already due is sent at once, so a slow receiver delays events
-// but loses none. Run returns nil when ctx is cancelled (cancellation is
-// not an error) or when the plan ends. It does not close out. Run may be
-// called once; a second call returns ErrRunning.
+// but loses none. Checkouts go to Opts.Till at their Start, in the same
+// order. Run returns nil when ctx is cancelled (cancellation is not an
+// error) or when the plan ends. It does not close out. Run may be called
+// once; a second call returns ErrRunning.
 func (s *Sim) Run(ctx context.Context, out chan<- edge.Event) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return ErrRunning
@@ -105,6 +134,15 @@ func (s *Sim) Run(ctx context.Context, out chan<- edge.Event) error {
 			case <-ctx.Done():
 				return nil
 			}
+		}
+		if it.co != nil {
+			if till := s.plan.o.Till; till != nil {
+				till(*it.co)
+			}
+			s.mu.Lock()
+			s.stats.add(&it)
+			s.mu.Unlock()
+			continue
 		}
 		select {
 		case out <- it.ev:

@@ -19,7 +19,7 @@
 //     new line is quoted ("…", a quote doubled inside). Lists inside a field
 //     are separated by ';'.
 //   - JSON Lines (.jsonl, .ndjson): one JSON object per line, UTF-8. Lists
-//     are arrays; affinity and cycles are objects; numbers are JSON numbers
+//     are arrays; affinity, cycles and matrix are objects; numbers are JSON numbers
 //     and identifiers (barcodes, card UIDs) are strings. An unknown field
 //     makes the line bad (field names are matched as encoding/json does,
 //     ignoring case). Blank lines are ignored.
@@ -37,9 +37,12 @@
 //	segment                    young-families                       "young-families"
 //	stage                      new|active|lapsing|churned           "active"
 //	greet_by_name              true|false|yes|no|1|0 (empty: false) true
+//	staff                      true|false|yes|no|1|0 (empty: false) false
 //	affinity                   dairy=0.4;bakery=0.25                {"dairy":0.4,"bakery":0.25}
 //	cycles                     dairy=6.5@2026-11-10#12;wine=14@2026-10-30
 //	                                                                {"dairy":{"mean_days":6.5,"last":"2026-11-10","count":12}}
+//	matrix                     dairy=switcher/heavy;bakery=store/light
+//	                                                                {"dairy":"switcher/heavy","bakery":"store/light"}
 //	cards                      04:A2:2B:1C;04-11-22-33-44-55-66     ["04:A2:2B:1C","04112233445566"]
 //	loyalty_barcode            2900000123458                        "2900000123458"
 //	list_barcode               L-88412                              "L-88412"
@@ -51,6 +54,9 @@
 //   - first_name, tier, segment: at most 64 bytes, no control characters.
 //     first_name may be shown on screens only when greet_by_name is true.
 //   - stage: one of new, active, lapsing, churned (any case), or empty.
+//   - staff: marks a store employee's card (values as for greet_by_name):
+//     at a door it marks the next crossing as staff; it never opens a
+//     visit or gets an offer.
 //   - affinity: category=share pairs, share from 0 to 1 (the member's share
 //     of spend in that category), each category once. Decimal point is '.'.
 //   - cycles: category=MEAN_DAYS@LAST[#COUNT]: the usual days between
@@ -59,6 +65,11 @@
 //     zone, or an RFC 3339 time) and optionally the number of purchases the
 //     mean is based on (a whole number ≥ 0). In JSON: an object per
 //     category with mean_days (required), last (required) and count.
+//   - matrix: category=cell pairs, the member's segment-matrix cell in the
+//     category as HQ computed it: brand loyalty (national, store, switcher)
+//     '/' usage (light, medium, heavy), any case, lower-cased when read;
+//     each category once. In JSON: an object of strings. It picks the
+//     member's discount in offers with a depth (see Offers).
 //   - cards: card ids in hex, 3 to 10 bytes, optionally with ':', '-' or
 //     ' ' between digits, in the form the store's readers produce (ISO
 //     14443 UIDs as read; EM4100 tag ids and Wiegand 34 as 4 bytes; Wiegand
@@ -88,6 +99,8 @@
 //	valid_to         yes       2026-11-30                           "2026-11-30"
 //	discount_pct               20  (or 20%)                         20
 //	cap_per_member             1                                    1
+//	depth                      switcher/heavy=30;store/heavy=10     {"switcher/heavy":30,"store/heavy":10}
+//	holdout_pct                10  (or 10%)                         10
 //
 // Rules:
 //
@@ -104,6 +117,16 @@
 //     valid_to must be after valid_from. Years 1970 to 2999.
 //   - discount_pct: 0 to 100 (decimals allowed). cap_per_member: redemptions
 //     per member, a whole number ≥ 0; 0 or empty means no limit.
+//   - depth: the offer's segment matrix, the discount in percent per cell
+//     of brand loyalty (national, store, switcher) by usage (light, medium,
+//     heavy), as cell=percent items separated by ';' (a JSON object). Each
+//     depth is above 0 and at most 100 (a % sign is allowed); a cell is
+//     given once; cells are lower-cased. An offer with a depth needs
+//     categories: a member's cell is the one in the offer's category they
+//     are most relevant in, and a member whose cell has no depth is not
+//     offered it. Empty: discount_pct for every member.
+//   - holdout_pct: the share of members, 0 to 50 percent, who are never
+//     shown the offer, so HQ can measure its lift (see edge.InHoldout).
 //
 // # Errors
 //

@@ -46,6 +46,8 @@ func FuzzReadMembers(f *testing.F) {
 		"id\n\"M1\nM2\n",
 		`{"id":"M1","cards":["04:A2:2B:1C"],"cycles":{"d":{"mean_days":1,"last":"2026-01-01","count":2}},"affinity":{"d":1}}`+"\n"+`{"id":"M1"}`+"\n{\n",
 		`{"id":"M1","greet_by_name":"x","foo":1}`,
+		"id,staff,matrix\nM1,yes,dairy=switcher/heavy;Bakery=STORE/light\nM2,maybe,dairy=x/y;=store/light\nM3,0,dairy=store/light;dairy=store/heavy\n",
+		`{"id":"M1","staff":true,"matrix":{"dairy":"national/medium","bakery":" Switcher/Light "}}`+"\n"+`{"id":"M2","staff":"no","matrix":{"":"store/x"}}`+"\n",
 	)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, format := range []Format{FormatCSV, FormatJSONL} {
@@ -92,6 +94,11 @@ func checkMember(t *testing.T, r edge.MemberRecord) {
 			t.Fatalf("cycle %q=%+v", k, c)
 		}
 	}
+	for k, c := range m.Matrix {
+		if p, err := edge.ParseCell(c.String()); label(k) != "" || err != nil || p != c {
+			t.Fatalf("matrix %q=%+v", k, c)
+		}
+	}
 	if _, err := json.Marshal(m); err != nil {
 		t.Fatalf("member cannot be stored: %v", err)
 	}
@@ -103,6 +110,8 @@ func FuzzReadOffers(f *testing.F) {
 		"id,title,channels,valid_from,valid_to\nO1,T,signage,2026-03-29,2026-03-29T02:30:00+01:00\n",
 		`{"id":"O1","title":"T","channels":["checkout"],"stages":["new"],"valid_from":"2026-11-01T08:00:00Z","valid_to":"2999-12-31","discount_pct":100}`+"\n",
 		`{"id":"O1","title":"T","channels":"signage","valid_from":1}`,
+		"id,title,channels,categories,valid_from,valid_to,depth,holdout_pct\nO1,T,signage,dairy,2026-11-01,2026-11-30,switcher/heavy=30;Store/Light=5%,10\nO2,T,signage,,2026-11-01,2026-11-30,x/y=1;=,51\n",
+		`{"id":"O1","title":"T","channels":["checkout"],"categories":["d"],"valid_from":"2026-11-01","valid_to":"2026-11-30","depth":{"national/medium":12.5,"store/heavy":100},"holdout_pct":50}`+"\n",
 	)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, format := range []Format{FormatCSV, FormatJSONL} {
@@ -115,6 +124,9 @@ func FuzzReadOffers(f *testing.F) {
 				if checkID(o.ID) != "" || o.Title == "" || len(o.Channels) == 0 || !o.ValidTo.After(o.ValidFrom) ||
 					o.DiscountPct < 0 || o.DiscountPct > 100 || o.CapPerMember < 0 {
 					t.Fatalf("invalid offer yielded: %+v", o)
+				}
+				if err := o.ValidateTargeting(); err != nil {
+					t.Fatalf("offer the engine refuses yielded: %v", err)
 				}
 				if _, err := json.Marshal(o); err != nil {
 					t.Fatalf("offer cannot be stored: %v", err)

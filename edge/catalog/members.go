@@ -20,8 +20,10 @@ const (
 	mSegment
 	mStage
 	mGreet
+	mStaff
 	mAffinity
 	mCycles
+	mMatrix
 	mCards
 	mLoyalty
 	mList
@@ -29,8 +31,8 @@ const (
 
 var memberColumns = []string{
 	mID: "id", mFirstName: "first_name", mTier: "tier", mSegment: "segment", mStage: "stage",
-	mGreet: "greet_by_name", mAffinity: "affinity", mCycles: "cycles", mCards: "cards",
-	mLoyalty: "loyalty_barcode", mList: "list_barcode",
+	mGreet: "greet_by_name", mStaff: "staff", mAffinity: "affinity", mCycles: "cycles", mMatrix: "matrix",
+	mCards: "cards", mLoyalty: "loyalty_barcode", mList: "list_barcode",
 }
 
 // MemberColumns returns the member CSV columns (and JSON field names).
@@ -69,9 +71,10 @@ type memberParser struct {
 // memberFields is a member as written in either format, before checks.
 type memberFields struct {
 	id, firstName, tier, segment, stage string
-	greet                               bool
+	greet, staff                        bool
 	affinity                            []share
 	cycles                              []cycleFields
+	matrix                              []cellFields
 	cards                               []string
 	loyalty, list                       string
 }
@@ -79,6 +82,11 @@ type memberFields struct {
 type share struct {
 	category string
 	value    float64
+}
+
+// cellFields is one item of a member's segment matrix, as written.
+type cellFields struct {
+	category, cell string
 }
 
 type cycleFields struct {
@@ -98,6 +106,9 @@ func (p *memberParser) fromCSV(r row) (edge.MemberRecord, *fieldError) {
 	if f.greet, why = parseBool(r.get(mGreet)); why != "" {
 		return edge.MemberRecord{}, errorf("greet_by_name", "%s", why)
 	}
+	if f.staff, why = parseBool(r.get(mStaff)); why != "" {
+		return edge.MemberRecord{}, errorf("staff", "%s", why)
+	}
 	for i, item := range splitList(r.get(mAffinity)) {
 		cat, v, ok := strings.Cut(item, "=")
 		if !ok {
@@ -116,6 +127,13 @@ func (p *memberParser) fromCSV(r row) (edge.MemberRecord, *fieldError) {
 			return edge.MemberRecord{}, fe
 		}
 		f.cycles = append(f.cycles, c)
+	}
+	for i, item := range splitList(r.get(mMatrix)) {
+		cat, cell, ok := strings.Cut(item, "=")
+		if !ok {
+			return edge.MemberRecord{}, errorf("matrix", "item %d is not category=cell (e.g. dairy=switcher/heavy)", i+1)
+		}
+		f.matrix = append(f.matrix, cellFields{strings.TrimSpace(cat), strings.TrimSpace(cell)})
 	}
 	return p.build(&f)
 }
@@ -155,8 +173,10 @@ type memberJSON struct {
 	Segment        string               `json:"segment"`
 	Stage          string               `json:"stage"`
 	GreetByName    bool                 `json:"greet_by_name"`
+	Staff          bool                 `json:"staff"`
 	Affinity       map[string]float64   `json:"affinity"`
 	Cycles         map[string]cycleJSON `json:"cycles"`
+	Matrix         map[string]string    `json:"matrix"`
 	Cards          []string             `json:"cards"`
 	LoyaltyBarcode string               `json:"loyalty_barcode"`
 	ListBarcode    string               `json:"list_barcode"`
@@ -176,7 +196,7 @@ func (p *memberParser) fromJSON(line []byte) (edge.MemberRecord, *fieldError) {
 	f := memberFields{
 		id: strings.TrimSpace(j.ID), firstName: strings.TrimSpace(j.FirstName),
 		tier: strings.TrimSpace(j.Tier), segment: strings.TrimSpace(j.Segment),
-		stage: j.Stage, greet: j.GreetByName, cards: j.Cards,
+		stage: j.Stage, greet: j.GreetByName, staff: j.Staff, cards: j.Cards,
 		loyalty: strings.TrimSpace(j.LoyaltyBarcode), list: strings.TrimSpace(j.ListBarcode),
 	}
 	for _, cat := range slices.Sorted(maps.Keys(j.Affinity)) {
@@ -187,6 +207,9 @@ func (p *memberParser) fromJSON(line []byte) (edge.MemberRecord, *fieldError) {
 		f.cycles = append(f.cycles, cycleFields{
 			category: strings.TrimSpace(cat), mean: c.MeanDays, last: strings.TrimSpace(c.Last), count: c.Count,
 		})
+	}
+	for _, cat := range slices.Sorted(maps.Keys(j.Matrix)) {
+		f.matrix = append(f.matrix, cellFields{strings.TrimSpace(cat), strings.TrimSpace(j.Matrix[cat])})
 	}
 	return p.build(&f)
 }
@@ -219,6 +242,7 @@ func (p *memberParser) build(f *memberFields) (edge.MemberRecord, *fieldError) {
 		return r, errorf("stage", "%s", why)
 	}
 	m.GreetByName = f.greet
+	m.Staff = f.staff
 
 	for i, s := range f.affinity {
 		switch {
@@ -257,6 +281,23 @@ func (p *memberParser) build(f *memberFields) (edge.MemberRecord, *fieldError) {
 			m.Cycles = make(map[string]edge.Cycle, len(f.cycles))
 		}
 		m.Cycles[c.category] = edge.Cycle{MeanDays: *c.mean, Last: last, Count: c.count}
+	}
+
+	for i, c := range f.matrix {
+		switch {
+		case label(c.category) != "":
+			return r, errorf("matrix", "category %d %s", i+1, label(c.category))
+		case hasKey(m.Matrix, c.category):
+			return r, errorf("matrix", "%s is given twice", quoteLabel(c.category))
+		}
+		cell, err := edge.ParseCell(strings.ToLower(c.cell))
+		if err != nil {
+			return r, errorf("matrix", "%s: %s is %w", quoteLabel(c.category), quoteLabel(c.cell), edge.ErrBadCell)
+		}
+		if m.Matrix == nil {
+			m.Matrix = make(map[string]edge.Cell, len(f.matrix))
+		}
+		m.Matrix[c.category] = cell
 	}
 
 	// Card UIDs and barcodes identify members: reasons never quote them.

@@ -3,6 +3,8 @@ package catalog
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -128,6 +130,13 @@ func TestMemberCSV(t *testing.T) {
 		{name: "greet False", in: "greet_by_name=False", check: greetIs(false)},
 		{name: "greet empty", in: "greet_by_name=", check: greetIs(false)},
 		{name: "greet maybe", in: "greet_by_name=maybe", field: "greet_by_name", reason: "not true, false"},
+		{name: "staff yes", in: "staff=yes", check: staffIs(true)},
+		{name: "staff TRUE", in: "staff= TRUE ", check: staffIs(true)},
+		{name: "staff 1", in: "staff=1", check: staffIs(true)},
+		{name: "staff no", in: "staff=No", check: staffIs(false)},
+		{name: "staff 0", in: "staff=0", check: staffIs(false)},
+		{name: "staff empty", in: "staff=", check: staffIs(false)},
+		{name: "staff maybe", in: "staff=employee", field: "staff", reason: `"employee" is not true, false, yes, no, 1 or 0`},
 		{name: "affinity", in: "affinity= dairy=0.4; bakery = 0.25 ;wine=1;fruit=0;", check: func(t *testing.T, r edge.MemberRecord) {
 			want := map[string]float64{"dairy": 0.4, "bakery": 0.25, "wine": 1, "fruit": 0}
 			if !reflect.DeepEqual(r.Member.Affinity, want) {
@@ -172,6 +181,25 @@ func TestMemberCSV(t *testing.T) {
 		{name: "cycles bad count", in: "cycles=dairy=6@2026-11-10#x", field: "cycles", reason: "count"},
 		{name: "cycles negative count", in: "cycles=dairy=6@2026-11-10#-1", field: "cycles", reason: "count -1 is outside"},
 		{name: "cycles twice", in: "cycles=dairy=6@2026-11-10;dairy=7@2026-11-10", field: "cycles", reason: "twice"},
+		{name: "matrix", in: "matrix= dairy=switcher/heavy; bakery = Store/Light ;fresh produce=NATIONAL/MEDIUM;", check: matrixIs(map[string]edge.Cell{
+			"dairy":         {Loyalty: edge.LoyalSwitcher, Usage: edge.UsageHeavy},
+			"bakery":        {Loyalty: edge.LoyalStore, Usage: edge.UsageLight},
+			"fresh produce": {Loyalty: edge.LoyalNational, Usage: edge.UsageMedium},
+		})},
+		{name: "matrix empty", in: "matrix= ; ", check: matrixIs(nil)},
+		{name: "matrix no cell", in: "matrix=dairy", field: "matrix", reason: "item 1 is not category=cell"},
+		{name: "matrix empty cell", in: "matrix=dairy=", field: "matrix", reason: `"dairy": "" is not a segment-matrix cell`},
+		{name: "matrix unknown loyalty", in: "matrix=dairy=loyal/heavy", field: "matrix", reason: `"dairy": "loyal/heavy" is not a segment-matrix cell`},
+		{name: "matrix unknown usage", in: "matrix=dairy=store/huge", field: "matrix", reason: "not a segment-matrix cell"},
+		{name: "matrix no usage", in: "matrix=dairy=store", field: "matrix", reason: "not a segment-matrix cell"},
+		{name: "matrix reversed", in: "matrix=dairy=heavy/switcher", field: "matrix", reason: "not a segment-matrix cell"},
+		{name: "matrix segment name", in: "matrix=dairy=switcher-heavy", field: "matrix", reason: "not a segment-matrix cell"},
+		{name: "matrix spaces in cell", in: "matrix=dairy=switcher / heavy", field: "matrix", reason: "not a segment-matrix cell"},
+		{name: "matrix extra part", in: "matrix=dairy=store/light/x", field: "matrix", reason: "not a segment-matrix cell"},
+		{name: "matrix no category", in: "matrix=bakery=store/light;=switcher/heavy", field: "matrix", reason: "category 2 is empty"},
+		{name: "matrix category control", in: "matrix=dai\x01ry=store/light", field: "matrix", reason: "category 1 contains a control character"},
+		{name: "matrix category long", in: "matrix=" + long + "=store/light", field: "matrix", reason: "category 1 is longer than 64"},
+		{name: "matrix twice", in: "matrix=dairy=store/light;dairy=store/heavy", field: "matrix", reason: `"dairy" is given twice`},
 		{name: "cards", in: "cards=04:a2:2b:1c; 04-11-22-33-44-55-66 ;04 99 88 77 66 55 44 33 22 11;04A22B1C;", check: func(t *testing.T, r edge.MemberRecord) {
 			want := [][]byte{{4, 0xa2, 0x2b, 0x1c}, {4, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66}, {4, 0x99, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11}}
 			if !reflect.DeepEqual(r.Cards, want) {
@@ -217,6 +245,22 @@ func greetIs(b bool) func(*testing.T, edge.MemberRecord) {
 	}
 }
 
+func staffIs(b bool) func(*testing.T, edge.MemberRecord) {
+	return func(t *testing.T, r edge.MemberRecord) {
+		if r.Member.Staff != b {
+			t.Errorf("staff %v, want %v", r.Member.Staff, b)
+		}
+	}
+}
+
+func matrixIs(want map[string]edge.Cell) func(*testing.T, edge.MemberRecord) {
+	return func(t *testing.T, r edge.MemberRecord) {
+		if !reflect.DeepEqual(r.Member.Matrix, want) {
+			t.Errorf("matrix %v, want %v", r.Member.Matrix, want)
+		}
+	}
+}
+
 func TestMemberCSVPairs(t *testing.T) {
 	g := members(FormatCSV, memberCSV(map[string]string{"loyalty_barcode": "RC-42", "list_barcode": "RC-42"}))
 	if len(g.bad) != 1 || g.bad[0].Field != "list_barcode" || !strings.Contains(g.bad[0].Error(), "same as loyalty_barcode") {
@@ -224,19 +268,67 @@ func TestMemberCSVPairs(t *testing.T) {
 	}
 }
 
+// TestMemberTargeting: a bad matrix cell skips its line with the reason
+// (wrapping edge.ErrBadCell) and the lines around it are read; staff and
+// matrix reach the member's stored JSON, which is what HQ's downlink
+// carries to stores.
+func TestMemberTargeting(t *testing.T) {
+	for _, tc := range []struct {
+		f  Format
+		in string
+	}{
+		{FormatCSV, "id,staff,matrix\n" +
+			"M1,yes,\n" +
+			"M2,no,dairy=switcher/heavy;bakery=store/hefty\n" +
+			"M3,,Dairy=Switcher/Heavy\n"},
+		{FormatJSONL, `{"id":"M1","staff":true}` + "\n" +
+			`{"id":"M2","matrix":{"dairy":"switcher/heavy","bakery":"store/hefty"}}` + "\n" +
+			`{"id":"M3","matrix":{"Dairy":"Switcher/Heavy"}}` + "\n"},
+	} {
+		t.Run(string(tc.f), func(t *testing.T) {
+			g := members(tc.f, tc.in)
+			if g.err != nil || len(g.bad) != 1 || len(g.good) != 2 {
+				t.Fatalf("err %v, bad %v, %d good", g.err, g.bad, len(g.good))
+			}
+			line := 3
+			if tc.f == FormatJSONL {
+				line = 2
+			}
+			le := g.bad[0]
+			want := fmt.Sprintf(`line %d: matrix: "bakery": "store/hefty" is not a segment-matrix cell`, line)
+			if !strings.HasPrefix(le.Error(), want) || !errors.Is(le, edge.ErrBadCell) {
+				t.Errorf("got %q (ErrBadCell: %v), want %q…", le, errors.Is(le, edge.ErrBadCell), want)
+			}
+			for i, want := range []string{
+				`{"id":"M1","greet_by_name":false,"staff":true}`,
+				`{"id":"M3","greet_by_name":false,"matrix":{"Dairy":{"loyalty":"switcher","usage":"heavy"}}}`,
+			} {
+				b, err := json.Marshal(g.good[i].Member)
+				if err != nil || string(b) != want {
+					t.Errorf("stored %s, %v; want %s", b, err, want)
+				}
+			}
+		})
+	}
+}
+
 func TestMemberJSON(t *testing.T) {
 	runMemberCases(t, FormatJSONL, []memberCase{
 		{name: "full", in: `{"id":"M1","first_name":"Anna","tier":"gold","segment":"families","stage":"Active","greet_by_name":true,` +
-			`"affinity":{"dairy":0.4,"bakery":0.25},"cycles":{"dairy":{"mean_days":6.5,"last":"2026-11-10","count":12},` +
+			`"staff":true,"affinity":{"dairy":0.4,"bakery":0.25},"cycles":{"dairy":{"mean_days":6.5,"last":"2026-11-10","count":12},` +
 			`"wine":{"mean_days":14,"last":"2026-10-30T18:20:00+01:00"}},"cards":["04:A2:2B:1C","04112233445566"],` +
-			`"loyalty_barcode":"2900000123458","list_barcode":"L-1"}`,
+			`"matrix":{"dairy":"switcher/heavy","wine":"Store/Light"},"loyalty_barcode":"2900000123458","list_barcode":"L-1"}`,
 			check: func(t *testing.T, r edge.MemberRecord) {
 				want := edge.MemberRecord{
 					Member: edge.Member{ID: "M1", FirstName: "Anna", Tier: "gold", Segment: "families", Stage: edge.StageActive,
-						GreetByName: true, Affinity: map[string]float64{"dairy": 0.4, "bakery": 0.25},
+						GreetByName: true, Staff: true, Affinity: map[string]float64{"dairy": 0.4, "bakery": 0.25},
 						Cycles: map[string]edge.Cycle{
 							"dairy": {MeanDays: 6.5, Last: date(2026, 11, 10), Count: 12},
 							"wine":  {MeanDays: 14, Last: time.Date(2026, 10, 30, 18, 20, 0, 0, time.FixedZone("", 3600))},
+						},
+						Matrix: map[string]edge.Cell{
+							"dairy": {Loyalty: edge.LoyalSwitcher, Usage: edge.UsageHeavy},
+							"wine":  {Loyalty: edge.LoyalStore, Usage: edge.UsageLight},
 						}},
 					Cards:   [][]byte{{4, 0xa2, 0x2b, 0x1c}, {4, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66}},
 					Loyalty: "2900000123458", List: "L-1",
@@ -245,7 +337,7 @@ func TestMemberJSON(t *testing.T) {
 					t.Errorf("got  %s\nwant %s", showMember(r), showMember(want))
 				}
 			}},
-		{name: "nulls", in: `{"id":"M1","tier":null,"affinity":null,"cycles":null,"cards":null}`},
+		{name: "nulls", in: `{"id":"M1","tier":null,"staff":null,"affinity":null,"cycles":null,"matrix":null,"cards":null}`},
 		{name: "id trimmed", in: `{"id":" M1 "}`, check: func(t *testing.T, r edge.MemberRecord) {
 			if r.Member.ID != "M1" {
 				t.Errorf("id %q", r.Member.ID)
@@ -257,6 +349,19 @@ func TestMemberJSON(t *testing.T) {
 		{name: "no id", in: `{"tier":"gold"}`, field: "id", reason: "is required"},
 		{name: "null line", in: `null`, field: "id", reason: "is required"},
 		{name: "greet a string", in: `{"id":"M1","greet_by_name":"yes"}`, field: "greet_by_name", reason: "want true or false, got string"},
+		{name: "staff false", in: `{"id":"M1","staff":false}`, check: staffIs(false)},
+		{name: "staff a string", in: `{"id":"M1","staff":"yes"}`, field: "staff", reason: "want true or false, got string"},
+		{name: "staff a number", in: `{"id":"M1","staff":1}`, field: "staff", reason: "want true or false, got number"},
+		{name: "matrix trimmed", in: `{"id":"M1","matrix":{" dairy ":" NATIONAL/medium "}}`,
+			check: matrixIs(map[string]edge.Cell{"dairy": {Loyalty: edge.LoyalNational, Usage: edge.UsageMedium}})},
+		{name: "matrix empty object", in: `{"id":"M1","matrix":{}}`, check: matrixIs(nil)},
+		{name: "matrix a string", in: `{"id":"M1","matrix":"dairy=store/light"}`, field: "matrix", reason: "want an object, got string"},
+		{name: "matrix a cell object", in: `{"id":"M1","matrix":{"dairy":{"loyalty":"store","usage":"light"}}}`, field: "matrix", reason: "want a string, got object"},
+		{name: "matrix a number", in: `{"id":"M1","matrix":{"dairy":1}}`, field: "matrix", reason: "want a string, got number"},
+		{name: "matrix null cell", in: `{"id":"M1","matrix":{"dairy":null}}`, field: "matrix", reason: `"dairy": "" is not a segment-matrix cell`},
+		{name: "matrix bad cell", in: `{"id":"M1","matrix":{"bakery":"store/light","dairy":"switcher/huge"}}`, field: "matrix", reason: `"dairy": "switcher/huge" is not a segment-matrix cell`},
+		{name: "matrix empty category", in: `{"id":"M1","matrix":{" ":"store/light"}}`, field: "matrix", reason: "category 1 is empty"},
+		{name: "matrix category twice", in: `{"id":"M1","matrix":{"dairy":"store/light","dairy ":"store/heavy"}}`, field: "matrix", reason: `"dairy" is given twice`},
 		{name: "affinity a list", in: `{"id":"M1","affinity":["dairy"]}`, field: "affinity", reason: "want an object, got array"},
 		{name: "affinity a string value", in: `{"id":"M1","affinity":{"dairy":"0.4"}}`, field: "affinity", reason: "want a number, got string"},
 		{name: "affinity out of range", in: `{"id":"M1","affinity":{"dairy":2}}`, field: "affinity", reason: "2 is outside 0..1"},

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -22,12 +23,14 @@ const (
 	oValidTo
 	oDiscount
 	oCap
+	oDepth
+	oHoldout
 )
 
 var offerColumns = []string{
 	oID: "id", oTitle: "title", oBody: "body", oChannels: "channels", oSegments: "segments",
 	oStages: "stages", oCategories: "categories", oValidFrom: "valid_from", oValidTo: "valid_to",
-	oDiscount: "discount_pct", oCap: "cap_per_member",
+	oDiscount: "discount_pct", oCap: "cap_per_member", oDepth: "depth", oHoldout: "holdout_pct",
 }
 
 // OfferColumns returns the offer CSV columns (and JSON field names).
@@ -65,6 +68,14 @@ type offerFields struct {
 	validFrom, validTo                     string
 	discount                               float64
 	capPerMember                           int
+	depth                                  []cellDepth
+	holdout                                float64
+}
+
+// cellDepth is one item of an offer's segment matrix, as written.
+type cellDepth struct {
+	cell string
+	pct  float64
 }
 
 func (p *offerParser) fromCSV(r row) (edge.Offer, *fieldError) {
@@ -85,22 +96,41 @@ func (p *offerParser) fromCSV(r row) (edge.Offer, *fieldError) {
 			return edge.Offer{}, errorf("cap_per_member", "%s", why)
 		}
 	}
+	for i, item := range splitList(r.get(oDepth)) {
+		cell, v, ok := strings.Cut(item, "=")
+		if !ok {
+			return edge.Offer{}, errorf("depth", "item %d is not cell=percent (e.g. switcher/heavy=30)", i+1)
+		}
+		cell = strings.TrimSpace(cell)
+		n, why := parseFloat(strings.TrimSuffix(strings.TrimSpace(v), "%"))
+		if why != "" {
+			return edge.Offer{}, errorf("depth", "%s: %s", quoteLabel(cell), why)
+		}
+		f.depth = append(f.depth, cellDepth{cell, n})
+	}
+	if s := r.get(oHoldout); s != "" {
+		if f.holdout, why = parseFloat(strings.TrimSuffix(s, "%")); why != "" {
+			return edge.Offer{}, errorf("holdout_pct", "%s", why)
+		}
+	}
 	return p.build(&f)
 }
 
 // offerJSON is one JSON line. Field names are those of the CSV columns.
 type offerJSON struct {
-	ID           string   `json:"id"`
-	Title        string   `json:"title"`
-	Body         string   `json:"body"`
-	Channels     []string `json:"channels"`
-	Segments     []string `json:"segments"`
-	Stages       []string `json:"stages"`
-	Categories   []string `json:"categories"`
-	ValidFrom    string   `json:"valid_from"`
-	ValidTo      string   `json:"valid_to"`
-	DiscountPct  float64  `json:"discount_pct"`
-	CapPerMember int      `json:"cap_per_member"`
+	ID           string             `json:"id"`
+	Title        string             `json:"title"`
+	Body         string             `json:"body"`
+	Channels     []string           `json:"channels"`
+	Segments     []string           `json:"segments"`
+	Stages       []string           `json:"stages"`
+	Categories   []string           `json:"categories"`
+	ValidFrom    string             `json:"valid_from"`
+	ValidTo      string             `json:"valid_to"`
+	DiscountPct  float64            `json:"discount_pct"`
+	CapPerMember int                `json:"cap_per_member"`
+	Depth        map[string]float64 `json:"depth"`
+	HoldoutPct   float64            `json:"holdout_pct"`
 }
 
 func (p *offerParser) fromJSON(line []byte) (edge.Offer, *fieldError) {
@@ -112,7 +142,10 @@ func (p *offerParser) fromJSON(line []byte) (edge.Offer, *fieldError) {
 		id: strings.TrimSpace(j.ID), title: strings.TrimSpace(j.Title), body: strings.TrimSpace(j.Body),
 		channels: j.Channels, segments: j.Segments, stages: j.Stages, categories: j.Categories,
 		validFrom: strings.TrimSpace(j.ValidFrom), validTo: strings.TrimSpace(j.ValidTo),
-		discount: j.DiscountPct, capPerMember: j.CapPerMember,
+		discount: j.DiscountPct, capPerMember: j.CapPerMember, holdout: j.HoldoutPct,
+	}
+	for _, cell := range slices.Sorted(maps.Keys(j.Depth)) {
+		f.depth = append(f.depth, cellDepth{strings.TrimSpace(cell), j.Depth[cell]})
 	}
 	return p.build(&f)
 }
@@ -188,6 +221,32 @@ func (p *offerParser) build(f *offerFields) (edge.Offer, *fieldError) {
 		return o, errorf("cap_per_member", "%d is outside 0..%d", f.capPerMember, maxCount)
 	}
 	o.CapPerMember = f.capPerMember
+
+	if len(f.depth) > 0 && len(o.Categories) == 0 {
+		return o, errorf("depth", "needs categories: a member's cell is the one in the offer's category")
+	}
+	for _, d := range f.depth {
+		cell, err := edge.ParseCell(strings.ToLower(d.cell))
+		switch {
+		case err != nil:
+			return o, errorf("depth", "%s is not a segment-matrix cell (loyalty/usage: national, store or switcher / light, medium or heavy)", quoteLabel(d.cell))
+		case hasKey(o.Depth, cell.String()):
+			return o, errorf("depth", "%s is given twice", quoteLabel(cell.String()))
+		case !(d.pct > 0 && d.pct <= 100):
+			return o, errorf("depth", "%s: %g is not above 0 and at most 100", quoteLabel(cell.String()), d.pct)
+		}
+		if o.Depth == nil {
+			o.Depth = make(map[string]float64, len(f.depth))
+		}
+		o.Depth[cell.String()] = d.pct
+	}
+	if f.holdout < 0 || f.holdout > edge.MaxHoldoutPct {
+		return o, errorf("holdout_pct", "%g is outside 0..%d", f.holdout, edge.MaxHoldoutPct)
+	}
+	o.HoldoutPct = f.holdout
+	if err := o.ValidateTargeting(); err != nil { // the rules above, checked where the engine relies on them
+		return o, errorf("depth", "%v", err)
+	}
 	return o, nil
 }
 

@@ -132,8 +132,13 @@ func (d *Downlink) finishPending(ctx context.Context) error {
 			return err
 		}
 		named := make(map[string]int, len(batch))
+		ids := make([]string, 0, len(batch))
 		for _, e := range batch {
 			named[e.member] = 0
+			ids = append(ids, e.member)
+		}
+		if d.o.OnErase != nil {
+			d.o.OnErase(ids) // before the purge: nothing new names them after it
 		}
 		n, err := d.ob.Purge(func(e edge.Event) bool {
 			id := memberOf(&e)
@@ -183,6 +188,10 @@ func memberOf(e *edge.Event) string {
 		return e.Recognition.MemberID
 	case e.Exposure != nil:
 		return e.Exposure.MemberID
+	case e.Withheld != nil:
+		return e.Withheld.MemberID
+	case e.Visit != nil:
+		return e.Visit.MemberID
 	}
 	return ""
 }

@@ -68,7 +68,8 @@ func DecodePage(payload []byte) (*wire.ChangePage, error) {
 }
 
 // checkChange returns why c cannot be applied, or "". The reason never
-// quotes an identifier.
+// quotes a member's identifier; it names an offer whose segment matrix or
+// holdout is wrong (edge.Offer.ValidateTargeting), and the depth key.
 func checkChange(c *wire.Change) string {
 	switch c.Kind {
 	case wire.ChangeMemberUpsert:
@@ -99,6 +100,9 @@ func checkChange(c *wire.Change) string {
 	case wire.ChangeOfferUpsert:
 		if c.Offer == nil || !validID(c.Offer.ID) {
 			return "offer.upsert without a valid offer id"
+		}
+		if err := c.Offer.ValidateTargeting(); err != nil {
+			return err.Error() // names the offer: an offer id is not personal data
 		}
 	case wire.ChangeOfferDelete:
 		if !validID(c.OfferID) {

@@ -63,15 +63,19 @@
 // wait for a writer (except while bbolt remaps a growing file).
 // Member upserts go through the store, which keeps card UIDs and barcodes
 // only as keyed pseudonyms; offer changes move store.OffersVersion, which
-// makes the engine reload its offers.
+// makes the engine reload its offers. An offer whose segment matrix or
+// holdout share is wrong (edge.Offer.ValidateTargeting: a depth key that is
+// not one of the nine cells, a depth outside (0, 100], a holdout above 50 %)
+// is skipped, counted and logged with the offer id and the key, like any
+// change the store cannot apply; the offer it would have replaced stays.
 //
 // # Erasures
 //
 // An erasure (wire.ChangeMemberErase) removes the member and their card
 // and barcode index entries, removes every not-yet-sent outbox event that
-// names them (recognitions and exposures: outbox.Purge), and appends a
-// member.erased event with HQ's request id and the number of events
-// removed; the uplink sends it to HQ at the top priority. The deletion is
+// names them (recognitions, exposures and withheld offers: outbox.Purge),
+// and appends a member.erased event with HQ's request id and the number of
+// events removed; the uplink sends it to HQ at the top priority. The deletion is
 // recorded as pending in the transaction that deletes the member, and the
 // pending record is dropped only after the purge and the acknowledgement,
 // so a crash in between is finished by the next Run (the acknowledgement

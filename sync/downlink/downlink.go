@@ -24,6 +24,11 @@ import (
 type Options struct {
 	Tenant, Store string // required: the store's topics
 
+	// OnErase, when set, is told the members being erased, before the
+	// outbox is purged of their events, so that state outside the store
+	// (the engine's open visits) forgets them too. It must not block.
+	OnErase func(memberIDs []string)
+
 	PageSize   int           // changes asked per page (the request's Max); default 500
 	RetryAfter time.Duration // ask again after this long without an answer; default 10s
 	// SyncWait is how long Attach waits for the store to catch up with HQ

@@ -102,6 +102,12 @@
 // the full id and counted as unsequenced. Every value a query returns is
 // copied out of its read transaction.
 //
+// Queries for reports (Stores, Events, Traffic, Offers; see
+// postgres.Reports) read that layout as it is: there is no index by time,
+// so Events and Traffic read every event of the store's kinds asked for
+// and keep the matching ones. Offers reads the change log kept in the same
+// file (BoltSink.ChangeLog), and works on a file opened read-only.
+//
 // bbolt allows one writing process per file, and a writer excludes readers
 // of other processes: OpenBolt and OpenBoltReadOnly fail with ErrLocked
 // after a second. Query a running worker through its metrics instead.

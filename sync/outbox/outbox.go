@@ -25,6 +25,9 @@
 //     its events, so aggregates and the events derived from them are never
 //     out of step after a crash.
 //   - Values returned by Read are copies; nothing aliases bbolt's mmap.
+//   - Traffic intervals and trading days are also kept in a history bucket,
+//     written in the same transaction as their queued events and read by
+//     time range (TrafficBetween, DaysBetween); see history.go.
 package outbox
 
 import (
@@ -115,10 +118,12 @@ type Outbox struct {
 	commits      atomic.Uint64
 	commitErrors atomic.Uint64
 	lastSeq      atomic.Uint64
+	historyKeep  atomic.Int64 // how long traffic history is kept (ns)
 }
 
 type request struct {
-	recs     []pending // events to append
+	recs     []pending    // events to append
+	hist     []histRecord // history copies of the traffic events among them
 	evs      []edge.Event
 	state    []byte
 	setState bool
@@ -181,12 +186,16 @@ func Open(db *bolt.DB) (*Outbox, error) {
 			o.bytes[p].Store(size)
 		}
 		o.backlog.Store(int64(n))
+		if _, err := tx.CreateBucketIfNotExists(bucketHistory); err != nil {
+			return err
+		}
 		return o.openSent(tx)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open outbox: %w", err)
 	}
 	o.sentKeep.Store(int64(DefaultSentKeep))
+	o.historyKeep.Store(int64(DefaultHistoryKeep))
 	go o.writer()
 	return o, nil
 }
@@ -234,6 +243,13 @@ func (o *Outbox) Commit(evs []edge.Event, state []byte) error {
 			return fmt.Errorf("append %s: %w", e.Kind, err)
 		}
 		req.recs[i] = pending{prio: e.Kind.Priority(), val: v}
+		h, ok, err := historyOf(e)
+		if err != nil {
+			return fmt.Errorf("append %s: %w", e.Kind, err)
+		}
+		if ok {
+			req.hist = append(req.hist, h)
+		}
 	}
 	return o.submit(req)
 }
@@ -310,8 +326,13 @@ func (o *Outbox) commit(batch []*request) {
 			bs[p].FillPercent = fillPercent
 		}
 		meta := tx.Bucket(bucketMeta)
+		hist := tx.Bucket(bucketHistory)
+		hist.FillPercent = fillPercent // appended in time order
 		var key [8]byte
 		for _, r := range batch {
+			if err := o.putHistory(hist, r.hist); err != nil {
+				return err
+			}
 			for _, rec := range r.recs {
 				seq++
 				binary.BigEndian.PutUint64(key[:], seq)

@@ -29,6 +29,9 @@ const (
 // exact, and the removals are counted in Stats.Deleted. match sees each
 // event once, with its ID set, and must not call the outbox.
 //
+// The traffic history (history.go) is not examined: its records hold no
+// member id.
+//
 // A record the uplink has already published is beyond recall: it reaches
 // HQ, and if its PUBACK arrives while Purge runs it may still be counted
 // here. Records appended after Purge started may not be examined.

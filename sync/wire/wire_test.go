@@ -32,10 +32,72 @@ func TestTopics(t *testing.T) {
 	if got := wire.StateTopic("acme", "s1"); got != "redcarpet/v1/acme/s1/state" {
 		t.Errorf("StateTopic = %q", got)
 	}
-	for _, k := range []edge.Kind{edge.KindRecognition, edge.KindOfferShown, edge.KindFootfall, edge.KindDeviceStatus} {
+	topics := map[string]edge.Kind{}
+	for _, k := range []edge.Kind{edge.KindRecognition, edge.KindOfferShown, edge.KindFootfall, edge.KindDeviceStatus,
+		edge.KindErased, edge.KindRedeemed, edge.KindBasket, edge.KindPlayed, edge.KindTraffic, edge.KindTrafficDay,
+		edge.KindVisit, edge.KindWithheld} {
 		if got, ok := wire.KindOf(wire.Type(k)); !ok || got != k || k.Topic() == "" {
 			t.Errorf("kind %s: type %s round-trips to %s %v, topic %q", k, wire.Type(k), got, ok, k.Topic())
 		}
+		if other, dup := topics[k.Topic()]; dup {
+			t.Errorf("kinds %s and %s share topic %q", other, k, k.Topic())
+		}
+		topics[k.Topic()] = k
+	}
+	for k, want := range map[edge.Kind]string{edge.KindTraffic: "traffic", edge.KindTrafficDay: "day",
+		edge.KindVisit: "visit", edge.KindWithheld: "holdout"} {
+		if got := wire.UplinkTopic("acme", "s1", k); got != "redcarpet/v1/acme/s1/up/"+want {
+			t.Errorf("UplinkTopic(%s) = %q", k, got)
+		}
+	}
+}
+
+// TestEncodeRetailKinds: each retail kind's data is its own payload, as
+// edge marshals it (money as exact decimals).
+func TestEncodeRetailKinds(t *testing.T) {
+	reset := 2
+	evs := []edge.Event{
+		{ID: "e-1", Kind: edge.KindTraffic, Source: "engine", Time: t0, Traffic: &edge.Traffic{Day: "2026-11-20",
+			Visitors: 7, Reset: &reset, Spend: 1005, Currency: "EUR"}},
+		{ID: "e-2", Kind: edge.KindTrafficDay, Source: "engine", Time: t0, Day: &edge.TrafficDay{Day: "2026-11-20",
+			Visitors: 70, Spend: 100000, Doors: []edge.DoorDay{{Door: "main", In: 71, StaffIn: 1}}}},
+		{ID: "e-3", Kind: edge.KindVisit, Source: "engine", Time: t0, Visit: &edge.Visit{MemberID: "m-1", DwellS: 600,
+			Spend: 4350, Ended: "door"}},
+		{ID: "e-4", Kind: edge.KindWithheld, Source: "engine", Time: t0, Withheld: &edge.Exposure{OfferID: "o-1",
+			MemberID: "m-2", Channel: edge.ChannelSignage, DiscountPct: 15, Cell: "store/light"}},
+	}
+	ces, err := wire.Encode("acme", "s1", evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{`"visitors":7,`, `"reset":2`, `"spend":10.05,`} {
+		if !strings.Contains(string(ces[0].Data), want) {
+			t.Errorf("traffic data %s lacks %s (%d)", ces[0].Data, want, i)
+		}
+	}
+	checks := []struct {
+		i    int
+		typ  string
+		want []string
+	}{
+		{1, "com.redcarpet.traffic.day.v1", []string{`"day":"2026-11-20"`, `"spend":1000.00,`, `"doors":[{"door":"main","in":71,"out":0,"staff_in":1,"staff_out":0}]`}},
+		{2, "com.redcarpet.visit.closed.v1", []string{`"member_id":"m-1"`, `"spend":43.50,`, `"ended":"door"`}},
+		{3, "com.redcarpet.offer.withheld.v1", []string{`"member_id":"m-2"`, `"discount_pct":15`, `"cell":"store/light"`}},
+	}
+	for _, c := range checks {
+		if ces[c.i].Type != c.typ {
+			t.Errorf("event %d: type %s, want %s", c.i, ces[c.i].Type, c.typ)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(string(ces[c.i].Data), w) {
+				t.Errorf("event %d: data %s lacks %s", c.i, ces[c.i].Data, w)
+			}
+		}
+	}
+	// A withheld offer carried in the exposure field is the wrong payload.
+	bad := edge.Event{ID: "e-5", Kind: edge.KindWithheld, Source: "engine", Time: t0, Exposure: evs[3].Withheld}
+	if _, err := wire.Encode("acme", "s1", []edge.Event{bad}); err == nil {
+		t.Error("offer.withheld with an exposure payload encoded")
 	}
 }
 

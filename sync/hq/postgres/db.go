@@ -10,6 +10,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -195,6 +196,12 @@ func (db *DB) migrate(ctx context.Context) error {
 			if _, err := tx.Exec(ctx, m.sql, pgx.QueryExecModeSimpleProtocol); err != nil {
 				return err
 			}
+			if m.version == len(ms) {
+				// Every table of this build exists now.
+				if err := db.retype(ctx, tx); err != nil {
+					return fmt.Errorf("move events to their tables: %w", err)
+				}
+			}
 			_, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name)
 			return err
 		})
@@ -219,4 +226,66 @@ func validID(s string) bool {
 		}
 	}
 	return true
+}
+
+// retype moves the rows of other_events whose kind this build keeps in a
+// table of its own to that table: events a store sent before HQ knew their
+// kind (a store upgraded before HQ), so that queries of the kind's table
+// find them. Each is decoded as StoreBatch decodes it; one whose data does
+// not fit its kind stays in other_events. It runs in the transaction of
+// the build's last migration, once per upgrade. The counters and the
+// coverage are per kind and id, not per table: they stay as they are.
+func (db *DB) retype(ctx context.Context, tx pgx.Tx) error {
+	kinds := make([]string, len(kindSpecs))
+	for i, k := range kindSpecs {
+		kinds[i] = k.kind
+	}
+	rows, err := tx.Query(ctx, `DELETE FROM other_events WHERE kind = ANY($1)
+		RETURNING tenant, store, event_id, kind, time, data::text, received_at`, kinds)
+	if err != nil {
+		return err
+	}
+	type row struct {
+		tenant, store, id, kind, data string
+		time                          *time.Time
+		received                      time.Time
+	}
+	var r row
+	var moved []row
+	if _, err := pgx.ForEachRow(rows, []any{&r.tenant, &r.store, &r.id, &r.kind, &r.time, &r.data, &r.received}, func() error {
+		moved = append(moved, r)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if len(moved) == 0 {
+		return nil
+	}
+	var batch pgx.Batch
+	kept := 0
+	for _, r := range moved {
+		spec := specByKind[r.kind]
+		var v [numSlots]any
+		if err := decodeData(r.kind, []byte(r.data), &v); err != nil {
+			kept++
+			batch.Queue(`INSERT INTO other_events (tenant, store, event_id, kind, time, data, received_at)
+				VALUES ($1, $2, $3, $4, $5, $6::text::jsonb, $7)`, r.tenant, r.store, r.id, r.kind, r.time, r.data, r.received)
+			continue
+		}
+		names := []string{"tenant", "store", "event_id", "time", "data", "received_at"}
+		args := []any{r.tenant, r.store, r.id, r.time, r.data, r.received}
+		params := []string{"$1", "$2", "$3", "$4", "$5::text::jsonb", "$6"}
+		for _, c := range spec.cols {
+			names, args = append(names, c.name), append(args, v[c.slot])
+			params = append(params, fmt.Sprintf("$%d::%s", len(args), slotTypes[c.slot]))
+		}
+		batch.Queue(fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) ON CONFLICT DO NOTHING",
+			spec.table, strings.Join(names, ", "), strings.Join(params, ", ")), args...)
+	}
+	if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
+		return err
+	}
+	db.log.Info("moved events of newly typed kinds out of other_events",
+		"events", len(moved)-kept, "kept_undecodable", kept)
+	return nil
 }

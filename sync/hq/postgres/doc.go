@@ -1,6 +1,7 @@
 // Package postgres is HQ's PostgreSQL storage: a Sink (hq.Sink and
 // hq.BatchSink) that stores the stores' events deduplicated, with the same
-// queries as the embedded hq.BoltSink (Queries), and a ChangeLog
+// queries as the embedded hq.BoltSink (Queries, and Reports for
+// `redcarpet-hq report`), and a ChangeLog
 // (hq.ChangeLog) for the downlink. Open connects one pgx pool that both
 // share and applies the schema's migrations.
 //
@@ -20,22 +21,53 @@
 // typed:
 //
 //	footfall_intervals  footfall.interval  door, interval_start, interval_end (timestamptz),
-//	                                       people_in, people_out, occupancy (integer)
+//	                                       people_in, people_out, occupancy, staff_in, staff_out (integer)
 //	recognitions        member.recognised  member_id, via, zone, lane, door, new_visit (boolean)
 //	                                       (view visits: the recognitions with new_visit)
-//	exposures           offer.shown        offer_id, member_id, channel, screen, rank (integer)
+//	exposures           offer.shown        offer_id, member_id, channel, screen, rank (integer),
+//	                                       discount_pct (numeric), cell
 //	redemptions         offer.redeemed     offer_id, member_id, lane, basket_id, discount (numeric)
 //	baskets             basket.closed      basket_id, lane, member_id (NULL when absent), total (numeric),
 //	                                       items (integer: a count, or the length of an items array),
 //	                                       currency
 //	device_status       device.status      device, device_kind, state, detail
 //	erasures_applied    member.erased      member_id, request_id, events_removed (integer)
+//	traffic_intervals   traffic.interval   interval_start, interval_end, trading_day (date), people_in,
+//	                                       people_out, staff_in, staff_out, visitors, occupancy, peak,
+//	                                       clamped, reset (NULL: no closing reset in the interval),
+//	                                       member_visits, baskets, member_baskets, spend, member_spend
+//	                                       (numeric), currency, offers_shown, offers_redeemed,
+//	                                       offers_withheld
+//	traffic_days        traffic.day        trading_day (date), day_start, day_end, peak_at (timestamptz),
+//	                                       people_in, people_out, staff_in, staff_out, visitors, peak,
+//	                                       mismatch, clamped, dwell_s, members, member_visits,
+//	                                       member_dwell_s, baskets, member_baskets, spend, member_spend,
+//	                                       currency, offers_shown, offers_redeemed, offers_withheld; the
+//	                                       per-door counts and per-zone dwell stay in data
+//	member_visits       visit.closed       member_id, visit_start, visit_end, dwell_s, entry_door, exit_door,
+//	                                       baskets, spend (numeric), ended; zones and lanes stay in data
+//	withheld_offers     offer.withheld     the columns of exposures
 //	other_events        any other kind     kind, and the data only: a kind this build does not
 //	                                       know is kept, not lost
 //
 // A payload field that is absent is stored as its zero value ("" or 0; NULL
-// for timestamps and numeric amounts); fields the table has no column for
-// stay in data.
+// for timestamps, dates and numeric amounts); fields the table has no
+// column for stay in data. A trading day that is not a date (YYYY-MM-DD),
+// or a dwell beyond an integer's range, does not fit its kind.
+//
+// Indexes for reading a period (Reports): (tenant, store, time) on
+// exposures, withheld_offers, redemptions, baskets and member_visits,
+// (tenant, store, kind, time) on other_events, and (tenant, store,
+// trading_day) on traffic_intervals and traffic_days.
+//
+// When a build adds a table for a kind, the events of that kind an older
+// build kept in other_events (from stores upgraded before HQ) move to it in
+// the transaction of the build's last migration, decoded as StoreBatch
+// decodes them; one that does not fit its kind stays in other_events.
+// Migration 0003 also fills the new columns of exposures and
+// footfall_intervals from the data of the rows already stored. It builds
+// its indexes without CONCURRENTLY (migrations run in a transaction), so
+// writers of those tables wait while it runs.
 //
 // Sequence coverage, the equivalent of BoltSink.Coverage and Missing:
 //
@@ -105,8 +137,12 @@
 //
 // # Differences from BoltSink
 //
-// Event returns data as jsonb gives it back (keys reordered, compacted), the
-// time with microsecond precision and datacontenttype application/json.
+// Event, Events and Traffic return data as jsonb gives it back (keys
+// reordered, compacted, numbers as written), the time with microsecond
+// precision and datacontenttype application/json. The embedded sink stores
+// any well-formed event of any kind as it came; PostgreSQL rejects one whose
+// data does not fit its kind (above), so a traffic event with a malformed
+// day is held by the one and not the other.
 // Sequence numbers above 2^62 are not tracked (stored as unsequenced). The
 // query methods take no context, as BoltSink's do; each is bounded to a
 // minute. Sessions run with jit off: the store statement's cost estimate

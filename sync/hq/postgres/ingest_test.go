@@ -63,25 +63,7 @@ func TestIngestIntoPostgres(t *testing.T) {
 	db := openDB(t, Options{})
 	b := hqtest.NewBroker(t)
 	sink := &gatedSink{Sink: db.Sink, gate: make(chan struct{})}
-	in := hq.New(hq.Options{
-		Broker: b.URL, ClientID: "hq-pg", Sink: sink, Workers: 1,
-		BackoffMin: 10 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- in.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run = %v", err)
-		}
-	})
-	select {
-	case <-in.Ready():
-	case <-time.After(10 * time.Second):
-		t.Fatal("no subscription")
-	}
+	in := runIngest(t, hq.Options{Broker: b.URL, ClientID: "hq-pg", Sink: sink, Workers: 1})
 	pub := hqtest.NewPublisher(t, b.URL)
 	topic := func(store string) string { return wire.UplinkTopic("acme", store, edge.KindFootfall) }
 
@@ -124,4 +106,28 @@ func TestIngestIntoPostgres(t *testing.T) {
 	if cov, _ := db.Sink.Coverage("acme", "s1"); cov["ep"] != (hq.Coverage{Count: 10, MaxSeq: 10, Watermark: 10}) {
 		t.Errorf("s1 coverage = %+v", cov)
 	}
+}
+
+// runIngest runs an Ingest worker until the test ends and waits for its
+// subscription. Backoff and logger are set for tests.
+func runIngest(t *testing.T, o hq.Options) *hq.Ingest {
+	t.Helper()
+	o.BackoffMin, o.BackoffMax = 10*time.Millisecond, 200*time.Millisecond
+	o.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
+	in := hq.New(o)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- in.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run = %v", err)
+		}
+	})
+	select {
+	case <-in.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("no subscription")
+	}
+	return in
 }

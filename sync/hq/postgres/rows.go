@@ -15,17 +15,25 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/redcarpet-retail/redcarpet/edge"
+	"github.com/redcarpet-retail/redcarpet/sync/hq"
 	"github.com/redcarpet-retail/redcarpet/sync/outbox"
 )
 
-// The checkout's kinds (edge.Redemption, edge.BasketClosed).
+// The checkout's kinds (edge.Redemption, edge.BasketClosed) and the
+// store-traffic kinds (edge.Traffic, edge.TrafficDay, edge.Visit, and
+// edge.Exposure for an offer withheld from a holdout member).
 const (
-	KindRedeemed     = string(edge.KindRedeemed) // a member redeemed an offer at a lane
-	KindBasketClosed = string(edge.KindBasket)   // a basket was paid at a lane
+	KindRedeemed     = string(edge.KindRedeemed)   // a member redeemed an offer at a lane
+	KindBasketClosed = string(edge.KindBasket)     // a basket was paid at a lane
+	KindTraffic      = string(edge.KindTraffic)    // a closed counting interval of the whole store
+	KindTrafficDay   = string(edge.KindTrafficDay) // a closed trading day of the whole store
+	KindVisit        = string(edge.KindVisit)      // a member's visit ended
+	KindWithheld     = string(edge.KindWithheld)   // an offer withheld from a holdout member
 )
 
 // Typed slots of the staging table: the per-kind columns are staged in
-// generic slots that kindSpec.cols names.
+// generic slots that kindSpec.cols names, by type: text, integer,
+// timestamptz, numeric, boolean and date.
 const (
 	slotS1 = iota // text
 	slotS2
@@ -36,14 +44,46 @@ const (
 	slotI1 // integer
 	slotI2
 	slotI3
+	slotI4
+	slotI5
+	slotI6
+	slotI7
+	slotI8
+	slotI9
+	slotI10
+	slotI11
+	slotI12
+	slotI13
+	slotI14
+	slotI15
+	slotI16
+	slotI17
 	slotT1 // timestamptz
 	slotT2
+	slotT3
 	slotN1 // numeric
+	slotN2
 	slotB1 // boolean
+	slotD1 // date
 	numSlots
 )
 
-var slotNames = [numSlots]string{"s1", "s2", "s3", "s4", "s5", "s6", "i1", "i2", "i3", "t1", "t2", "n1", "b1"}
+// slotNames and slotTypes are the staging table's slot columns.
+var slotNames, slotTypes = func() (names, types [numSlots]string) {
+	groups := []struct {
+		first, last int
+		prefix, typ string
+	}{
+		{slotS1, slotS6, "s", "text"}, {slotI1, slotI17, "i", "integer"}, {slotT1, slotT3, "t", "timestamptz"},
+		{slotN1, slotN2, "n", "numeric"}, {slotB1, slotB1, "b", "boolean"}, {slotD1, slotD1, "d", "date"},
+	}
+	for _, g := range groups {
+		for i := g.first; i <= g.last; i++ {
+			names[i], types[i] = g.prefix+strconv.Itoa(i-g.first+1), g.typ
+		}
+	}
+	return names, types
+}()
 
 // column maps a typed column of a kind table to its staging slot.
 type column struct {
@@ -64,14 +104,13 @@ var kindSpecs = []*kindSpec{
 	{string(edge.KindFootfall), "footfall_intervals", []column{
 		{"door", slotS1}, {"interval_start", slotT1}, {"interval_end", slotT2},
 		{"people_in", slotI1}, {"people_out", slotI2}, {"occupancy", slotI3},
+		{"staff_in", slotI4}, {"staff_out", slotI5},
 	}, decodeFootfall},
 	{string(edge.KindRecognition), "recognitions", []column{
 		{"member_id", slotS1}, {"via", slotS2}, {"zone", slotS3}, {"lane", slotS4}, {"door", slotS5},
 		{"new_visit", slotB1},
 	}, decodeRecognition},
-	{string(edge.KindOfferShown), "exposures", []column{
-		{"offer_id", slotS1}, {"member_id", slotS2}, {"channel", slotS3}, {"screen", slotS4}, {"rank", slotI1},
-	}, decodeExposure},
+	{string(edge.KindOfferShown), "exposures", exposureColumns, decodeExposure},
 	{KindRedeemed, "redemptions", []column{
 		{"offer_id", slotS1}, {"member_id", slotS2}, {"lane", slotS3}, {"basket_id", slotS4}, {"discount", slotN1},
 	}, decodeRedemption},
@@ -85,6 +124,34 @@ var kindSpecs = []*kindSpec{
 	{string(edge.KindErased), "erasures_applied", []column{
 		{"member_id", slotS1}, {"request_id", slotS2}, {"events_removed", slotI1},
 	}, decodeErased},
+	{KindTraffic, "traffic_intervals", []column{
+		{"interval_start", slotT1}, {"interval_end", slotT2}, {"trading_day", slotD1},
+		{"people_in", slotI1}, {"people_out", slotI2}, {"staff_in", slotI3}, {"staff_out", slotI4},
+		{"visitors", slotI5}, {"occupancy", slotI6}, {"peak", slotI7}, {"clamped", slotI8}, {"reset", slotI9},
+		{"member_visits", slotI10}, {"baskets", slotI11}, {"member_baskets", slotI12},
+		{"spend", slotN1}, {"member_spend", slotN2}, {"currency", slotS1},
+		{"offers_shown", slotI13}, {"offers_redeemed", slotI14}, {"offers_withheld", slotI15},
+	}, decodeTraffic},
+	{KindTrafficDay, "traffic_days", []column{
+		{"trading_day", slotD1}, {"day_start", slotT1}, {"day_end", slotT2},
+		{"people_in", slotI1}, {"people_out", slotI2}, {"staff_in", slotI3}, {"staff_out", slotI4},
+		{"visitors", slotI5}, {"peak", slotI6}, {"peak_at", slotT3}, {"mismatch", slotI7}, {"clamped", slotI8},
+		{"dwell_s", slotI9}, {"members", slotI10}, {"member_visits", slotI11}, {"member_dwell_s", slotI12},
+		{"baskets", slotI13}, {"member_baskets", slotI14},
+		{"spend", slotN1}, {"member_spend", slotN2}, {"currency", slotS1},
+		{"offers_shown", slotI15}, {"offers_redeemed", slotI16}, {"offers_withheld", slotI17},
+	}, decodeTrafficDay},
+	{KindVisit, "member_visits", []column{
+		{"member_id", slotS1}, {"visit_start", slotT1}, {"visit_end", slotT2}, {"dwell_s", slotI1},
+		{"entry_door", slotS2}, {"exit_door", slotS3}, {"baskets", slotI2}, {"spend", slotN1}, {"ended", slotS4},
+	}, decodeVisit},
+	{KindWithheld, "withheld_offers", exposureColumns, decodeWithheld},
+}
+
+// exposureColumns are the typed columns of exposures and withheld_offers.
+var exposureColumns = []column{
+	{"offer_id", slotS1}, {"member_id", slotS2}, {"channel", slotS3}, {"screen", slotS4}, {"rank", slotI1},
+	{"discount_pct", slotN1}, {"cell", slotS5},
 }
 
 // otherTable holds the events of kinds without a kindSpec.
@@ -133,7 +200,7 @@ func decodeFootfall(data []byte, v *[numSlots]any) error {
 	}
 	v[slotS1] = p.Door
 	v[slotT1], v[slotT2] = timeOrNil(p.Start), timeOrNil(p.End)
-	return ints(v, []int{slotI1, slotI2, slotI3}, p.In, p.Out, p.Occupancy)
+	return ints(v, []int{slotI1, slotI2, slotI3, slotI4, slotI5}, p.In, p.Out, p.Occupancy, p.StaffIn, p.StaffOut)
 }
 
 func decodeRecognition(data []byte, v *[numSlots]any) error {
@@ -146,13 +213,135 @@ func decodeRecognition(data []byte, v *[numSlots]any) error {
 	return nil
 }
 
+// exposure is the payload of offer.shown and offer.withheld, with the
+// discount read as a number of any shape.
+type exposure struct {
+	edge.Exposure
+	DiscountPct json.Number `json:"discount_pct"`
+}
+
 func decodeExposure(data []byte, v *[numSlots]any) error {
-	var p edge.Exposure
+	var p exposure
 	if err := json.Unmarshal(data, &p); err != nil {
 		return err
 	}
-	v[slotS1], v[slotS2], v[slotS3], v[slotS4] = p.OfferID, p.MemberID, string(p.Channel), p.Screen
+	v[slotS1], v[slotS2], v[slotS3], v[slotS4], v[slotS5] = p.OfferID, p.MemberID, string(p.Channel), p.Screen, p.Cell
+	n, err := numeric(p.DiscountPct)
+	if err != nil {
+		return fmt.Errorf("discount_pct: %w", err)
+	}
+	v[slotN1] = n
 	return ints(v, []int{slotI1}, p.Rank)
+}
+
+func decodeWithheld(data []byte, v *[numSlots]any) error { return decodeExposure(data, v) }
+
+// traffic is the payload of traffic.interval, with amounts read as numbers
+// of any shape (as a redemption's discount).
+type traffic struct {
+	edge.Traffic
+	Spend       json.Number `json:"spend"`
+	MemberSpend json.Number `json:"member_spend"`
+}
+
+func decodeTraffic(data []byte, v *[numSlots]any) error {
+	var p traffic
+	if err := json.Unmarshal(data, &p); err != nil {
+		return err
+	}
+	v[slotT1], v[slotT2], v[slotS1] = timeOrNil(p.Start), timeOrNil(p.End), p.Currency
+	var err error
+	if v[slotD1], err = tradingDay(p.Day); err != nil {
+		return err
+	}
+	if err := amounts(v, []int{slotN1, slotN2}, p.Spend, p.MemberSpend); err != nil {
+		return err
+	}
+	if err := ints(v, []int{slotI1, slotI2, slotI3, slotI4, slotI5, slotI6, slotI7, slotI8, slotI10, slotI11, slotI12, slotI13, slotI14, slotI15},
+		p.In, p.Out, p.StaffIn, p.StaffOut, p.Visitors, p.Occupancy, p.Peak, p.Clamped,
+		p.MemberVisits, p.Baskets, p.MemberBaskets, p.OffersShown, p.OffersRedeemed, p.OffersWithheld); err != nil {
+		return err
+	}
+	if p.Reset != nil {
+		return ints(v, []int{slotI9}, *p.Reset)
+	}
+	return nil
+}
+
+// trafficDay is the payload of traffic.day, with amounts of any shape.
+type trafficDay struct {
+	edge.TrafficDay
+	Spend       json.Number `json:"spend"`
+	MemberSpend json.Number `json:"member_spend"`
+}
+
+func decodeTrafficDay(data []byte, v *[numSlots]any) error {
+	var p trafficDay
+	if err := json.Unmarshal(data, &p); err != nil {
+		return err
+	}
+	v[slotT1], v[slotT2], v[slotT3], v[slotS1] = timeOrNil(p.Start), timeOrNil(p.End), timeOrNil(p.PeakAt), p.Currency
+	var err error
+	if v[slotD1], err = tradingDay(p.Day); err != nil {
+		return err
+	}
+	if err := amounts(v, []int{slotN1, slotN2}, p.Spend, p.MemberSpend); err != nil {
+		return err
+	}
+	return ints(v, []int{slotI1, slotI2, slotI3, slotI4, slotI5, slotI6, slotI7, slotI8, slotI9, slotI10, slotI11, slotI12,
+		slotI13, slotI14, slotI15, slotI16, slotI17},
+		p.In, p.Out, p.StaffIn, p.StaffOut, p.Visitors, p.Peak, p.Mismatch, p.Clamped, saturate(p.DwellS),
+		p.Members, p.MemberVisits, saturate(p.MemberDwellS), p.Baskets, p.MemberBaskets,
+		p.OffersShown, p.OffersRedeemed, p.OffersWithheld)
+}
+
+// visit is the payload of visit.closed, with the spend of any shape.
+type visit struct {
+	edge.Visit
+	Spend json.Number `json:"spend"`
+}
+
+func decodeVisit(data []byte, v *[numSlots]any) error {
+	var p visit
+	if err := json.Unmarshal(data, &p); err != nil {
+		return err
+	}
+	v[slotS1], v[slotS2], v[slotS3], v[slotS4] = p.MemberID, p.EntryDoor, p.ExitDoor, p.Ended
+	v[slotT1], v[slotT2] = timeOrNil(p.Start), timeOrNil(p.End)
+	if err := amounts(v, []int{slotN1}, p.Spend); err != nil {
+		return err
+	}
+	return ints(v, []int{slotI1, slotI2}, saturate(p.DwellS), p.Baskets)
+}
+
+// tradingDay converts a trading day to a date: nil when absent.
+func tradingDay(s string) (any, error) {
+	if s == "" {
+		return nil, nil
+	}
+	d, err := time.Parse(hq.DayLayout, s)
+	if err != nil || d.Year() < 1 {
+		return nil, fmt.Errorf("day %.20q is not YYYY-MM-DD", s)
+	}
+	return d, nil
+}
+
+// amounts sets numeric slots from JSON numbers.
+func amounts(v *[numSlots]any, slots []int, vals ...json.Number) error {
+	for i, n := range vals {
+		x, err := numeric(n)
+		if err != nil {
+			return err
+		}
+		v[slots[i]] = x
+	}
+	return nil
+}
+
+// saturate converts an int64 to an int for ints, saturating just outside
+// an integer column's range, so that ints refuses what does not fit.
+func saturate(n int64) int {
+	return int(max(min(n, math.MaxInt32+1), math.MinInt32-1))
 }
 
 func decodeDevice(data []byte, v *[numSlots]any) error {

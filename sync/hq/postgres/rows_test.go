@@ -33,6 +33,13 @@ func FuzzDecodeData(f *testing.F) {
 		{"member.recognised", `{"member_id":"\udc00"}`},
 		{"footfall.interval", `{"in":2147483648}`},
 		{"future.kind", "\"\xff\""},
+		{KindTraffic, `{"day":"2026-03-02","in":4,"visitors":4,"reset":2,"spend":"12.50","member_spend":1.005e1,"currency":"EUR"}`},
+		{KindTraffic, `{"day":"0000-01-01"}`},
+		{KindTrafficDay, `{"day":"2026-02-30","doors":[{"door":"d","in":1}]}`},
+		{KindTrafficDay, `{"day":"2026-03-02","dwell_s":4294967296,"peak_at":"2026-03-02T12:00:00Z"}`},
+		{KindVisit, `{"member_id":"m-1","dwell_s":600,"spend":23.5,"ended":"gap","zones":[{"zone":"z"}]}`},
+		{KindWithheld, `{"offer_id":"o-1","member_id":"m-1","discount_pct":1e400,"cell":"store/light"}`},
+		{"offer.shown", `{"offer_id":"o-1","member_id":"m-1","discount_pct":"12.5","cell":"switcher/heavy"}`},
 	}
 	for _, s := range seeds {
 		f.Add(s.kind, []byte(s.data))

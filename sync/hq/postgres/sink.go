@@ -35,13 +35,18 @@ var (
 // commit; what an aborted transaction copied into it is invisible anyway.
 const stageTable = "pg_temp.rc_stage"
 
-var stageDDL = `CREATE TEMP TABLE IF NOT EXISTS rc_stage (
+var stageDDL = func() string {
+	var b strings.Builder
+	b.WriteString(`CREATE TEMP TABLE IF NOT EXISTS rc_stage (
 	msg integer NOT NULL, first boolean NOT NULL,
 	tenant text COLLATE "C" NOT NULL, store text COLLATE "C" NOT NULL, event_id text COLLATE "C" NOT NULL,
-	kind text COLLATE "C" NOT NULL, epoch text COLLATE "C", seq bigint, time timestamptz, data jsonb,
-	s1 text, s2 text, s3 text, s4 text, s5 text, s6 text,
-	i1 integer, i2 integer, i3 integer, t1 timestamptz, t2 timestamptz, n1 numeric, b1 boolean
-) ON COMMIT DELETE ROWS`
+	kind text COLLATE "C" NOT NULL, epoch text COLLATE "C", seq bigint, time timestamptz, data jsonb`)
+	for i, name := range slotNames {
+		b.WriteString(", " + name + " " + slotTypes[i])
+	}
+	b.WriteString(") ON COMMIT DELETE ROWS")
+	return b.String()
+}()
 
 // stageColumns is the COPY column list, in the order of stagedRow.values.
 var stageColumns = append([]string{"msg", "first", "tenant", "store", "event_id", "kind", "epoch", "seq", "time", "data"}, slotNames[:]...)

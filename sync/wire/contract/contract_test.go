@@ -43,19 +43,42 @@ func events(full bool) []edge.Event {
 	dev := &edge.DeviceStatus{Device: "door-1", Kind: "door", State: edge.DeviceDown}
 	red := &edge.Redemption{OfferID: "o-1", MemberID: "m-1", Lane: "2", BasketID: "b-1", Discount: 0}
 	bsk := &edge.BasketClosed{BasketID: "b-1", Lane: "2", Currency: "EUR"}
+	exp := &edge.Exposure{OfferID: "o-1", MemberID: "m-1", Channel: edge.ChannelCheckout, Screen: "lane-2", Rank: 2}
+	held := &edge.Exposure{OfferID: "o-1", MemberID: "m-2", Channel: edge.ChannelSignage, Screen: "fresh", Rank: 1}
+	ff := &edge.Footfall{Door: "main", Start: t0.Add(-15 * time.Minute), End: t0, In: 12, Out: 9, Occupancy: 31}
+	day := t0.Format("2006-01-02")
+	traffic := &edge.Traffic{Start: t0.Add(-15 * time.Minute), End: t0, Day: day, In: 12, Out: 9, Visitors: 12,
+		Occupancy: 31, Peak: 33, Currency: "EUR"}
+	tday := &edge.TrafficDay{Day: day, Start: t0.Add(-10 * time.Hour), End: t0.Add(14 * time.Hour), Currency: "EUR"}
+	visit := &edge.Visit{MemberID: "m-1", Start: t0.Add(-20 * time.Minute), End: t0, DwellS: 1200, Ended: "gap"}
 	if full {
+		exp.DiscountPct, exp.Cell = 30, "switcher/heavy"
+		held.DiscountPct, held.Cell = 20, "national/light"
+		ff.StaffIn, ff.StaffOut = 2, 1
+		reset := 4
+		traffic = &edge.Traffic{Start: t0.Add(-15 * time.Minute), End: t0, Day: day, In: 12, Out: 9, StaffIn: 2,
+			StaffOut: 1, Visitors: 10, Occupancy: 31, Peak: 33, Clamped: 1, Reset: &reset, MemberVisits: 3, Baskets: 6,
+			MemberBaskets: 2, Spend: 12345, MemberSpend: 4599, Currency: "EUR", OffersShown: 5, OffersRedeemed: 1,
+			OffersWithheld: 1}
+		tday = &edge.TrafficDay{Day: day, Start: t0.Add(-10 * time.Hour), End: t0.Add(14 * time.Hour), In: 420, Out: 419,
+			StaffIn: 20, StaffOut: 19, Visitors: 400, Peak: 61, PeakAt: t0.Add(2 * time.Hour), Mismatch: 1, Clamped: 2,
+			DwellS: 1260, Members: 80, MemberVisits: 95, MemberDwellS: 1500, Baskets: 170, MemberBaskets: 60,
+			Spend: 512345, MemberSpend: 200000, Currency: "EUR", OffersShown: 120, OffersRedeemed: 17, OffersWithheld: 14,
+			Doors: []edge.DoorDay{{Door: "main", In: 400, Out: 399, StaffIn: 20, StaffOut: 19}, {Door: "side", In: 20, Out: 20}},
+			Zones: []edge.ZoneDwell{{Zone: "fresh", Visits: 70, DwellS: 240}}}
+		visit = &edge.Visit{MemberID: "m-1", Start: t0.Add(-20 * time.Minute), End: t0, DwellS: 1200, EntryDoor: "main",
+			ExitDoor: "main", Zones: []edge.ZoneVisit{{Zone: "fresh", First: t0.Add(-15 * time.Minute), Last: t0.Add(-10 * time.Minute), DwellS: 420}},
+			Lanes: []string{"lane-2"}, Baskets: 1, Spend: 4350, Ended: "door"}
 		red.Discount, red.Auto = 249, true
 		bsk = &edge.BasketClosed{BasketID: "b-1", Lane: "2", MemberID: "m-1", Items: 7, Subtotal: 4599, Discount: 249,
 			Total: 4350, Currency: "EUR", Categories: []string{"coffee", "dairy"}}
-		rec = &edge.Recognition{MemberID: "m-1", Via: edge.ViaBarcode, Zone: "fresh", Lane: "lane-2", Door: "main", NewVisit: true}
+		rec = &edge.Recognition{MemberID: "m-1", Via: edge.ViaTyped, Zone: "fresh", Lane: "lane-2", Door: "main", NewVisit: true}
 		dev.Detail = "no frames for 30s"
 	}
 	return []edge.Event{
 		{ID: "ep-1", Kind: edge.KindRecognition, Source: "reader-1", Time: t0, Recognition: rec},
-		{ID: "ep-2", Kind: edge.KindOfferShown, Source: "engine", Time: t0,
-			Exposure: &edge.Exposure{OfferID: "o-1", MemberID: "m-1", Channel: edge.ChannelCheckout, Screen: "lane-2", Rank: 2}},
-		{ID: "ep-3", Kind: edge.KindFootfall, Source: "engine", Time: t0,
-			Footfall: &edge.Footfall{Door: "main", Start: t0.Add(-15 * time.Minute), End: t0, In: 12, Out: 9, Occupancy: 31}},
+		{ID: "ep-2", Kind: edge.KindOfferShown, Source: "engine", Time: t0, Exposure: exp},
+		{ID: "ep-3", Kind: edge.KindFootfall, Source: "engine", Time: t0, Footfall: ff},
 		{ID: "ep-4", Kind: edge.KindDeviceStatus, Source: "door-1", Time: t0, Device: dev},
 		{ID: "ep-5", Kind: edge.KindErased, Source: "engine", Time: t0,
 			Erased: &edge.Erased{MemberID: "m-9", RequestID: "er-1", Events: 3}},
@@ -63,6 +86,10 @@ func events(full bool) []edge.Event {
 		{ID: "ep-8", Kind: edge.KindBasket, Source: "pos", Time: t0, Basket: bsk},
 		{ID: "ep-9", Kind: edge.KindPlayed, Source: "signage/fresh", Time: t0,
 			Played: &edge.Played{OfferID: "o-1", Zone: "fresh", Screen: "scr-0a1b", Started: t0, DurationMS: 10000}},
+		{ID: "ep-10", Kind: edge.KindTraffic, Source: "engine", Time: t0, Traffic: traffic},
+		{ID: "ep-11", Kind: edge.KindTrafficDay, Source: "engine", Time: tday.End, Day: tday},
+		{ID: "ep-12", Kind: edge.KindVisit, Source: "engine", Time: t0, Visit: visit},
+		{ID: "ep-13", Kind: edge.KindWithheld, Source: "engine", Time: t0, Withheld: held},
 	}
 }
 
@@ -97,7 +124,8 @@ func member(full bool) wire.MemberChange {
 		Member: edge.Member{ID: "m-1", FirstName: "Ada", Tier: "gold", Segment: "families", Stage: edge.StageLapsing,
 			GreetByName: true, Affinity: map[string]float64{"coffee": 0.4, "bakery": 0.1},
 			Cycles:   map[string]edge.Cycle{"coffee": {MeanDays: 6.5, Last: t0.Add(-72 * time.Hour), Count: 14}},
-			Redeemed: map[string]int{"o-1": 2}},
+			Redeemed: map[string]int{"o-1": 2},
+			Matrix:   map[string]edge.Cell{"coffee": {Loyalty: edge.LoyalSwitcher, Usage: edge.UsageHeavy}}},
 		Cards: []string{"04a1b2c3d4e5f6"}, Loyalty: "2900000000017", List: "2910000000014",
 	}
 }
@@ -110,6 +138,7 @@ func offer(full bool) *edge.Offer {
 		o.Channels = append(o.Channels, edge.ChannelCheckout)
 		o.Segments, o.Stages, o.Categories = []string{"families"}, []edge.Stage{edge.StageActive, edge.StageLapsing}, []string{"coffee"}
 		o.CapPerMember = 1
+		o.Depth, o.HoldoutPct = map[string]float64{"switcher/heavy": 30, "national/light": 10}, 10
 	}
 	return o
 }
@@ -186,7 +215,8 @@ func TestEveryWireTopicHasAChannel(t *testing.T) {
 		wire.RequestTopic(tenant, store): "changeRequests",
 		wire.ResendTopic(tenant, store):  "resend",
 	}
-	for _, k := range []edge.Kind{edge.KindRecognition, edge.KindOfferShown, edge.KindFootfall, edge.KindDeviceStatus, edge.KindErased, edge.KindRedeemed, edge.KindBasket, edge.KindPlayed} {
+	for _, k := range []edge.Kind{edge.KindRecognition, edge.KindOfferShown, edge.KindFootfall, edge.KindDeviceStatus, edge.KindErased,
+		edge.KindRedeemed, edge.KindBasket, edge.KindPlayed, edge.KindTraffic, edge.KindTrafficDay, edge.KindVisit, edge.KindWithheld} {
 		topics[wire.UplinkTopic(tenant, store, k)] = "uplink"
 	}
 	seen := map[string]bool{}
@@ -292,6 +322,23 @@ func TestMutatedPayloadsFail(t *testing.T) {
 		{"renamed offer field", "change page full", func(v any) { rename(at(v, "changes", 2, "offer"), "valid_to", "valid_until") }},
 		{"discount over 100", "change page full", func(v any) { at(v, "changes", 2, "offer")["discount_pct"] = 120 }},
 		{"renamed snapshot field", "change page snapshot", func(v any) { rename(at(v, "snapshot"), "next", "cursor") }},
+		{"renamed traffic field", "traffic.interval full", func(v any) { rename(at(v, 0, "data"), "visitors", "visits") }},
+		{"traffic day not a date", "traffic.interval minimal", func(v any) { at(v, 0, "data")["day"] = "today" }},
+		{"negative visitors", "traffic.day full", func(v any) { at(v, 0, "data")["visitors"] = -1 }},
+		{"renamed door field", "traffic.day full", func(v any) { rename(at(v, 0, "data", "doors", 0), "staff_in", "staff") }},
+		{"day without zones", "traffic.day minimal", func(v any) { delete(at(v, 0, "data"), "zones") }},
+		{"bad currency", "traffic.day full", func(v any) { at(v, 0, "data")["currency"] = "euro" }},
+		{"visit ended badly", "visit.closed full", func(v any) { at(v, 0, "data")["ended"] = "timeout" }},
+		{"renamed zone visit field", "visit.closed full", func(v any) { rename(at(v, 0, "data", "zones", 0), "first", "from") }},
+		{"withheld without member", "offer.withheld minimal", func(v any) { delete(at(v, 0, "data"), "member_id") }},
+		{"bad cell", "offer.shown full", func(v any) { at(v, 0, "data")["cell"] = "heavy" }},
+		{"withheld on the exposure type", "offer.withheld full", func(v any) { at(v, 0)["type"] = wire.Type(edge.KindOfferShown) }},
+		{"negative staff crossings", "footfall.interval full", func(v any) { at(v, 0, "data")["staff_in"] = -2 }},
+		{"holdout over 50", "change page full", func(v any) { at(v, "changes", 2, "offer")["holdout_pct"] = 60 }},
+		{"bad depth cell", "change page full", func(v any) { at(v, "changes", 2, "offer", "depth")["heavy"] = 5 }},
+		{"bad matrix usage", "change page full", func(v any) {
+			at(v, "changes", 0, "member", "member", "matrix", "coffee")["usage"] = "huge"
+		}},
 	}
 	for _, tc := range cases {
 		topic, base := get(tc.base)
