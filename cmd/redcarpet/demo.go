@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -59,8 +60,7 @@ type demoSummary struct {
 	Backlog      int    // events still in the store's outbox
 	HQHead       uint64 // HQ's change log version
 	Downlink     uint64 // the version the store applied
-	// Traffic is the simulated trading day so far (the last day, when the
-	// run crossed midnight), from the engine's traffic figures.
+	// Traffic sums the run's store traffic intervals, the open one included.
 	Traffic edge.Traffic
 }
 
@@ -123,6 +123,8 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (demo
 		}
 		defer os.RemoveAll(dir)
 		o.dir = dir
+	} else if err := os.MkdirAll(o.dir, 0o700); err != nil {
+		return demoSummary{}, fmt.Errorf("demo: -dir: %w", err)
 	}
 	cfg.Data.Dir = o.dir
 	ln, err := net.Listen("tcp", o.listen)
@@ -366,8 +368,16 @@ func summarize(d *daemon, s *sim.Sim, sink *hq.BoltSink, cfg *configs.Config) de
 		UnknownCards: e.UnknownCards, Intervals: e.Footfall, DeviceEvents: s.Stats().Events, Backlog: ob.Backlog,
 		Downlink: d.downlink.Version(),
 	}
-	if today := e.Today; today != nil {
-		sum.Traffic = edge.SumTraffic(today.Intervals)
+	// The run's traffic: the closed intervals (kept in the outbox's
+	// history) and the one still open.
+	closed, err := d.db.outbox.TrafficBetween(time.Time{}, e.At.Add(time.Nanosecond))
+	if err == nil {
+		if today := e.Today; today != nil && len(today.Intervals) > 0 {
+			if open := today.Intervals[len(today.Intervals)-1]; !slices.ContainsFunc(closed, func(t edge.Traffic) bool { return t.Start.Equal(open.Start) }) {
+				closed = append(closed, open)
+			}
+		}
+		sum.Traffic = edge.SumTraffic(closed)
 	}
 	if cov, err := sink.Coverage(cfg.Store.Tenant, cfg.Store.ID); err == nil {
 		c := cov[ob.Epoch]
@@ -401,7 +411,7 @@ Summary
   baskets closed              %d (%d by identified members)
   offers redeemed             %d
   footfall intervals closed   %d
-  visitors today              %d (%d staff crossings not counted)
+  visitors                    %d (%d staff crossings not counted)
   conversion                  %s (baskets / visitors)
   spend per visitor           %s
   events produced by store    %d
