@@ -411,3 +411,38 @@ func TestValidateLines(t *testing.T) {
 		}
 	}
 }
+
+// TestForgetMakesTheOpenBasketAnonymous: an erased member's open basket
+// stays open, without the member: it closes as an anonymous basket and
+// nothing it produces names them.
+func TestForgetMakesTheOpenBasketAnonymous(t *testing.T) {
+	runEngine(t, func(t *testing.T, h *harness) {
+		h.send(card("lane-2-reader", annaCard))
+		v, err := h.engine.CurrentBasket(ctx, "2")
+		if err != nil || !v.Known {
+			t.Fatalf("basket %+v (%v), want Anna's", v, err)
+		}
+		if err := h.engine.Forget(ctx, "M1"); err != nil {
+			t.Fatal(err)
+		}
+		v, err = h.engine.SetLines(ctx, "2", v.Basket.ID, lines(line("yog", "dairy", 2, 249)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Known || len(v.Offers) != 0 {
+			t.Errorf("after the erasure the panel is %+v, want anonymous with no offers", v)
+		}
+		if _, err := h.engine.CloseBasket(ctx, "2", v.Basket.ID, "c1", 498); err != nil {
+			t.Fatal(err)
+		}
+		bs := h.committed(edge.KindBasket)
+		if len(bs) != 1 || bs[0].Basket.MemberID != "" {
+			t.Errorf("baskets %+v, want one without a member", bs)
+		}
+		for _, ev := range h.committed(edge.KindOfferShown) {
+			if ev.Time.After(v.At) {
+				t.Errorf("exposure after the erasure: %+v", ev.Exposure)
+			}
+		}
+	})
+}

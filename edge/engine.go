@@ -356,17 +356,20 @@ func (e *Engine) prune(now time.Time) {
 	}
 }
 
-// Forget drops what the engine's traffic figures hold of an erased member
-// (their open visit), so no visit.closed event names them. It runs on the
-// engine goroutine.
+// Forget drops everything the engine holds of an erased member: their open
+// visit and today's figures (so no visit.closed names them), business
+// events waiting for a commit, caps, and the member on an open basket
+// (which stays open, anonymous). It runs on the engine goroutine: when it
+// returns, every event the engine derived from the member's record before
+// is either in the outbox (for the erasure's purge to remove) or gone.
 func (e *Engine) Forget(ctx context.Context, memberID string) error {
-	_, err := engineDo(ctx, e, func(time.Time) (bool, error) { return e.tr.Forget(memberID), nil })
+	_, err := engineDo(ctx, e, func(time.Time) (bool, error) { e.forgetMember(memberID); return true, nil })
 	return err
 }
 
-// ForgetLater is Forget for callers that must not wait for the engine (the
-// downlink, while it applies erasures): the members are dropped at the
-// engine's next step, at the latest one Tick later. It never blocks.
+// ForgetLater is Forget for callers that cannot wait for the engine (it is
+// not running yet, or stopped): the member is dropped at the engine's next
+// step. It never blocks.
 func (e *Engine) ForgetLater(memberIDs ...string) {
 	e.forgetMu.Lock()
 	e.forget = append(e.forget, memberIDs...)
@@ -379,7 +382,36 @@ func (e *Engine) forgetErased() {
 	e.forget = nil
 	e.forgetMu.Unlock()
 	for _, id := range ids {
-		e.tr.Forget(id)
+		e.forgetMember(id)
+	}
+}
+
+func (e *Engine) forgetMember(id string) {
+	e.tr.Forget(id)
+	n := len(e.pending)
+	kept := e.pending[:0]
+	for i, ev := range e.pending {
+		if ev.Member() == id {
+			if i < e.observed {
+				e.observed--
+			}
+			continue
+		}
+		kept = append(kept, ev)
+	}
+	clear(e.pending[len(kept):n])
+	e.pending = kept
+	delete(e.shownDay, id)
+	for k := range e.caps {
+		if k.member == id {
+			delete(e.caps, k)
+		}
+	}
+	for _, ls := range e.lanes {
+		if ls.member != nil && ls.member.ID == id {
+			ls.member, ls.offers = nil, nil
+			e.dirty = true
+		}
 	}
 }
 

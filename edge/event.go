@@ -405,6 +405,24 @@ type Played struct {
 	DurationMS int64     `json:"duration_ms"`
 }
 
+// Member is the member a business event names for erasure, or "": the
+// events an erasure removes from the outbox (recognitions, exposures,
+// withheld offers, visits). Redemptions and baskets are sales records and
+// stay.
+func (e *Event) Member() string {
+	switch {
+	case e.Recognition != nil:
+		return e.Recognition.MemberID
+	case e.Exposure != nil:
+		return e.Exposure.MemberID
+	case e.Withheld != nil:
+		return e.Withheld.MemberID
+	case e.Visit != nil:
+		return e.Visit.MemberID
+	}
+	return ""
+}
+
 // ErrBadEvent is returned for an event whose payload does not match its kind.
 var ErrBadEvent = errors.New("bad event")
 

@@ -189,9 +189,12 @@ type trafficItem struct {
 	N      int       `json:"n,omitempty"`      // people crossing
 	Staff  int       `json:"staff,omitempty"`  // of them, marked by staff badges
 	Member string    `json:"member,omitempty"` // itemVisit: who ("" once erased)
-	Known  bool      `json:"known,omitempty"`  // itemBasket: an identified member's
-	Total  Money     `json:"total,omitempty"`  // itemBasket
-	Visit  *Visit    `json:"visit,omitempty"`  // itemLeft
+	// Counted marks an erased member's itemVisit whose member is already
+	// among the day's distinct members: it must not count them again.
+	Counted bool   `json:"counted,omitempty"`
+	Known   bool   `json:"known,omitempty"` // itemBasket: an identified member's
+	Total   Money  `json:"total,omitempty"` // itemBasket
+	Visit   *Visit `json:"visit,omitempty"` // itemLeft
 }
 
 // badgeRead is a staff badge read at a door that found no crossing yet.
@@ -539,16 +542,17 @@ func (t *Tracker) Forget(member string) bool {
 		}
 		return false
 	})
-	for i := range t.st.Items {
-		if it := &t.st.Items[i]; it.Kind == itemVisit && it.Member == member {
-			it.Member = ""
-			found = true
-		}
-	}
+	counted := false // the member is already among today's distinct members
 	if d := t.st.Day; d != nil && d.IDs[member] {
 		delete(d.IDs, member)
 		d.Erased++
-		found = true
+		counted, found = true, true
+	}
+	for i := range t.st.Items {
+		if it := &t.st.Items[i]; it.Kind == itemVisit && it.Member == member {
+			it.Member, it.Counted = "", counted
+			counted, found = true, true
+		}
 	}
 	if found {
 		t.ver++
@@ -812,8 +816,9 @@ func (t *Tracker) apply(it *trafficItem) {
 		iv.MemberVisits++
 		day.MemberVisits++
 		switch {
-		case it.Member == "":
+		case it.Member == "" && !it.Counted:
 			day.Erased++
+		case it.Member == "":
 		case !day.IDs[it.Member]:
 			if day.IDs == nil {
 				day.IDs = map[string]bool{}

@@ -937,3 +937,31 @@ func BenchmarkTrafficCross(b *testing.B) {
 	}
 	_ = evs
 }
+
+// TestForgetCountsAMemberOnce: a member erased while a new visit of theirs
+// still waits out the staff window is one distinct member of the day, not
+// two.
+func TestForgetCountsAMemberOnce(t *testing.T) {
+	at := time.Date(2026, 6, 15, 10, 0, 0, 0, time.UTC)
+	tr := edge.NewTracker(edge.TrafficOptions{Doors: []string{"main"}})
+	seen := func(d time.Duration, zone, door string) {
+		tr.Advance(at.Add(d))
+		tr.Seen(at.Add(d), "m1", zone, "", door)
+	}
+	seen(0, "fresh", "")
+	seen(10*time.Minute, "", "main") // out by the door
+	seen(20*time.Minute, "", "main") // back in: a visit that waits out the staff window
+	tr.Forget("m1")
+	tr.Advance(at.Add(time.Hour))
+	today := tr.Today(at.Add(time.Hour))
+	if today.Members != 1 {
+		t.Errorf("%d distinct members after the erasure, want 1", today.Members)
+	}
+	var visits int
+	for _, iv := range today.Intervals {
+		visits += iv.MemberVisits
+	}
+	if visits != 2 {
+		t.Errorf("%d member visits, want 2", visits)
+	}
+}

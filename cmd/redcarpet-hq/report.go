@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -195,7 +196,7 @@ func (f *figures) add(g *figures, day string) {
 	f.Entries += g.Entries
 	f.StaffCrossings += g.StaffCrossings
 	if g.Peak > f.Peak {
-		f.Peak, f.PeakDay = g.Peak, cmpOr(day, g.PeakDay)
+		f.Peak, f.PeakDay = g.Peak, cmp.Or(day, g.PeakDay)
 	}
 	f.Members += g.Members
 	f.MemberVisits += g.MemberVisits
@@ -217,13 +218,6 @@ func (f *figures) add(g *figures, day string) {
 	f.Clamped += g.Clamped
 	f.dwellSum += g.dwellSum
 	f.dwellVisitors += g.dwellVisitors
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // ratios computes the ratios from the counts.
@@ -649,7 +643,7 @@ func printRetailReport(w io.Writer, rep *retailReport) {
 		tw.Flush()
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintf(tw, "%s\tBASKETS\tCONVERSION\tSPEND\tPER VISITOR\tMEMBER VISITS\tMEMBER SPEND\tSHOWN\tREDEEMED\tWITHHELD\t\n", name("SALES"))
+		fmt.Fprintf(tw, "%s\tBASKETS\tCONVERSION\tSPEND\tPER VISITOR\tMEMBER VISIT SHARE\tMEMBER SPEND SHARE\tSHOWN\tREDEEMED\tWITHHELD\t\n", name("SALES"))
 		for _, r := range rows {
 			f := r.f
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t\n", name(r.name), f.Baskets, pct(f.Conversion),

@@ -211,7 +211,7 @@ func newDaemon(cfg *configs.Config, o daemonOpts) (*daemon, error) {
 	h := cfg.HQ
 	dl, err := downlink.New(db.db, db.store, db.outbox, downlink.Options{
 		Tenant: cfg.Store.Tenant, Store: cfg.Store.ID, Logger: d.log,
-		OnErase: func(ids []string) { d.engine.ForgetLater(ids...) },
+		OnErase: d.forgetErased,
 	})
 	if err != nil {
 		db.Close()
@@ -253,6 +253,21 @@ func checkIdentity(c *tls.Config, storeID string) error {
 			leaf.Subject.CommonName, storeID)
 	}
 	return nil
+}
+
+// forgetErased makes the engine forget members HQ erased before the
+// downlink purges the outbox of their events: whatever the engine derived
+// from their records is committed or dropped by then. An engine that does
+// not answer in time (stopping) forgets them at its next step.
+func (d *daemon) forgetErased(ids []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for i, id := range ids {
+		if err := d.engine.Forget(ctx, id); err != nil {
+			d.engine.ForgetLater(ids[i:]...)
+			return
+		}
+	}
 }
 
 // start runs every component. The engine starts before the drivers so their

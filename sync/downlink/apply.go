@@ -141,7 +141,7 @@ func (d *Downlink) finishPending(ctx context.Context) error {
 			d.o.OnErase(ids) // before the purge: nothing new names them after it
 		}
 		n, err := d.ob.Purge(func(e edge.Event) bool {
-			id := memberOf(&e)
+			id := e.Member()
 			if _, ok := named[id]; ok && id != "" {
 				named[id]++
 				return true
@@ -179,21 +179,6 @@ func (d *Downlink) finishPending(ctx context.Context) error {
 		}
 	}
 	return ctx.Err()
-}
-
-// memberOf is the member an outbox event names, or "".
-func memberOf(e *edge.Event) string {
-	switch {
-	case e.Recognition != nil:
-		return e.Recognition.MemberID
-	case e.Exposure != nil:
-		return e.Exposure.MemberID
-	case e.Withheld != nil:
-		return e.Withheld.MemberID
-	case e.Visit != nil:
-		return e.Visit.MemberID
-	}
-	return ""
 }
 
 // update runs fn in one store transaction of n changes and sizes the next

@@ -211,8 +211,8 @@ func TestErasurePurgesAndAcknowledges(t *testing.T) {
 		switch {
 		case r.Event.Erased != nil:
 			acks = append(acks, *r.Event.Erased)
-		case memberOf(&r.Event) != "":
-			t.Errorf("event %s naming %s still queued", r.Event.ID, memberOf(&r.Event))
+		case r.Event.Member() != "":
+			t.Errorf("event %s naming %s still queued", r.Event.ID, r.Event.Member())
 		}
 	}
 	slices.SortFunc(acks, func(a, b edge.Erased) int { return strings.Compare(a.RequestID, b.RequestID) })

@@ -26,7 +26,8 @@ type Options struct {
 
 	// OnErase, when set, is told the members being erased, before the
 	// outbox is purged of their events, so that state outside the store
-	// (the engine's open visits) forgets them too. It must not block.
+	// (the engine's open visits and uncommitted events) forgets them too.
+	// It may wait for that, briefly: the downlink holds no transaction.
 	OnErase func(memberIDs []string)
 
 	PageSize   int           // changes asked per page (the request's Max); default 500

@@ -29,8 +29,10 @@ import (
 //
 // Records are kept for HistoryKeep (DefaultHistoryKeep, 35 days: five of
 // each weekday) counted back from the newest record committed, not from
-// the wall clock, so a gateway whose clock jumps, or the demo's simulated
-// clock, does not wipe the history. Pruning rides on the commits that add
+// the wall clock, so a gateway whose clock jumps back, or the demo's
+// simulated clock, does not wipe the history; a record more than
+// historyAhead ahead of the wall clock counts as now+historyAhead, so
+// neither does a clock that jumped forward. Pruning rides on the commits that add
 // history records, at most historyPrune keys of each kind per commit.
 //
 // The records hold counts and amounts of the whole store only, no member
@@ -38,6 +40,11 @@ import (
 // nothing to remove there and Purge does not look.
 
 var bucketHistory = []byte("outbox.history")
+
+// historyAhead is how far ahead of the wall clock history records may be
+// before pruning stops following them (the demo simulates the next
+// trading day).
+const historyAhead = 3 * 24 * time.Hour
 
 // History key kinds.
 const (
@@ -105,6 +112,11 @@ func (o *Outbox) putHistory(b *bolt.Bucket, recs []histRecord) error {
 			newest = t
 		}
 	}
+	// A record far ahead of the wall clock (a clock that jumped forward,
+	// since corrected) must not prune the real history behind it.
+	if ahead := time.Now().Add(historyAhead); newest.After(ahead) {
+		newest = ahead
+	}
 	cutoff := newest.Add(-time.Duration(o.historyKeep.Load()))
 	for _, kind := range []byte{histTraffic, histDay} {
 		if err := pruneHistory(b, kind, cutoff); err != nil {
@@ -139,35 +151,29 @@ func (o *Outbox) SetHistoryKeep(d time.Duration) { o.historyKeep.Store(int64(d))
 // TrafficBetween returns the kept traffic intervals that start in
 // [from, to), in time order.
 func (o *Outbox) TrafficBetween(from, to time.Time) ([]edge.Traffic, error) {
-	var out []edge.Traffic
-	err := o.scanHistory(histTraffic, from, to, func(v []byte) error {
-		var t edge.Traffic
-		if err := json.Unmarshal(v, &t); err != nil {
-			return err
-		}
-		out = append(out, t)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read traffic history: %w", err)
-	}
-	return out, nil
+	return readHistory[edge.Traffic](o, histTraffic, from, to, "traffic")
 }
 
 // DaysBetween returns the kept trading days that start in [from, to), in
 // time order.
 func (o *Outbox) DaysBetween(from, to time.Time) ([]edge.TrafficDay, error) {
-	var out []edge.TrafficDay
-	err := o.scanHistory(histDay, from, to, func(v []byte) error {
-		var d edge.TrafficDay
-		if err := json.Unmarshal(v, &d); err != nil {
-			return err
+	return readHistory[edge.TrafficDay](o, histDay, from, to, "day")
+}
+
+// readHistory decodes the records of kind in [from, to). A record that
+// does not decode (written by a build with another format) is skipped: one
+// bad record must not hide the rest of the history.
+func readHistory[T any](o *Outbox, kind byte, from, to time.Time, what string) ([]T, error) {
+	var out []T
+	err := o.scanHistory(kind, from, to, func(v []byte) error {
+		var r T
+		if json.Unmarshal(v, &r) == nil {
+			out = append(out, r)
 		}
-		out = append(out, d)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read day history: %w", err)
+		return nil, fmt.Errorf("read %s history: %w", what, err)
 	}
 	return out, nil
 }

@@ -286,3 +286,27 @@ func TestHistoryHoldsNoMemberIDs(t *testing.T) {
 	walk(reflect.TypeFor[edge.Traffic]())
 	walk(reflect.TypeFor[edge.TrafficDay]())
 }
+
+// TestHistorySurvivesAClockJumpingForward: a record dated a year ahead (a
+// wrong clock, since corrected) does not prune the real history behind it.
+func TestHistorySurvivesAClockJumpingForward(t *testing.T) {
+	ob, _, _ := open(t)
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	var evs []edge.Event
+	for d := range 30 {
+		evs = append(evs, tradingDay(today.AddDate(0, 0, -d), d))
+	}
+	if err := ob.Append(evs); err != nil {
+		t.Fatal(err)
+	}
+	if err := ob.Append([]edge.Event{tradingDay(today.AddDate(1, 0, 0), 1), interval(today.AddDate(1, 0, 0), 1)}); err != nil {
+		t.Fatal(err)
+	}
+	days, err := ob.DaysBetween(today.AddDate(0, 0, -40), today.AddDate(0, 0, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(days) != 30 {
+		t.Errorf("%d of the last 30 days kept after a record a year ahead, want 30", len(days))
+	}
+}
