@@ -91,6 +91,10 @@ type Options struct {
 	Logger  *slog.Logger
 }
 
+// checkpointEvery is how often, at most, a change of the traffic tracker
+// alone (crossings, reads) is written to the checkpoint.
+const checkpointEvery = 5 * time.Second
+
 // maxBatch is the most device events handled between two commits.
 const maxBatch = 512
 
@@ -118,15 +122,17 @@ type Engine struct {
 	cmds      chan *posCmd
 	stopped   chan struct{}
 
-	forgetMu sync.Mutex
-	forget   []string // erased members to drop at the next step (ForgetLater)
-	tr       *Tracker // foot traffic and visits
-	trSaved  uint64   // tr.Version() in the last checkpoint committed
-	observed int      // pending[:observed] were given to tr.Observe
-	dirty    bool     // state other than tr changed since the last commit
-	devices  map[string]DeviceStatus
-	pending  []Event
-	shows    []func()
+	forgetMu  sync.Mutex
+	forget    []string  // erased members to drop at the next step (ForgetLater)
+	tr        *Tracker  // foot traffic and visits
+	trSaved   uint64    // tr.Version() in the last checkpoint committed
+	trSavedAt time.Time // when the tracker was last written
+	final     bool      // the last step: write the checkpoint whatever changed
+	observed  int       // pending[:observed] were given to tr.Observe
+	dirty     bool      // state other than tr changed since the last commit
+	devices   map[string]DeviceStatus
+	pending   []Event
+	shows     []func()
 
 	processed, recognised, unknown, shown, intervals atomic.Uint64
 	committed, commitErrors, ignored, dropped        atomic.Uint64
@@ -209,6 +215,7 @@ func (e *Engine) Run(ctx context.Context) error {
 				}
 				break
 			}
+			e.final = true // the last checkpoint carries everything
 			e.step(batch)
 			if len(e.pending) > 0 {
 				e.log.Error("stopping with uncommitted events", "events", len(e.pending))
@@ -611,7 +618,18 @@ func (e *Engine) commit() {
 	}
 	e.observed = len(e.pending)
 	ver := e.tr.Version()
-	if dirty := e.dirty || ver != e.trSaved; len(e.pending) > 0 || dirty {
+	// Lane sessions and keys are written at once (the till relies on
+	// them); the traffic tracker with the events derived from it, and
+	// otherwise at most every checkpointEvery: a busy store changes it
+	// every step, and its open visits make it tens of kilobytes, which an
+	// SD card should not take every second. A power cut loses at most that
+	// much of the counts since, never an event.
+	dirty := e.dirty
+	if ver != e.trSaved && !dirty {
+		dirty = e.final || time.Since(e.trSavedAt) >= checkpointEvery ||
+			slices.ContainsFunc(e.pending, func(ev Event) bool { return ev.Kind.fromTraffic() })
+	}
+	if len(e.pending) > 0 || dirty {
 		var state []byte
 		if dirty {
 			var err error
@@ -637,7 +655,7 @@ func (e *Engine) commit() {
 			e.observed = 0
 			e.dirty = false
 			if state != nil {
-				e.trSaved = ver
+				e.trSaved, e.trSavedAt = ver, time.Now()
 			}
 		}
 	}

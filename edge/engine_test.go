@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -845,4 +846,50 @@ func TestErasureDropsOpenVisit(t *testing.T) {
 			})
 		})
 	}
+}
+
+// stateCounter counts the commits that rewrite the engine checkpoint.
+type stateCounter struct {
+	edge.Journal
+	states atomic.Int64
+}
+
+func (s *stateCounter) Commit(evs []edge.Event, state []byte) error {
+	if state != nil {
+		s.states.Add(1)
+	}
+	return s.Journal.Commit(evs, state)
+}
+
+// TestTrafficCheckpointIsThrottled: a crossing a second rewrites the
+// checkpoint about every five seconds, not every second; a stop writes
+// the last counts, so nothing is lost on a clean stop.
+func TestTrafficCheckpointIsThrottled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		inStore()
+		h := newHarness(t, "")
+		sc := &stateCounter{Journal: h.journal}
+		h.journal = sc
+		h.start()
+		settle()
+		before := sc.states.Load()
+		for range 30 {
+			h.send(cross("main-counter", edge.In, 1))
+			time.Sleep(time.Second)
+		}
+		if n := sc.states.Load() - before; n < 5 || n > 8 {
+			t.Errorf("%d checkpoints for 30 crossings over 30 s, want 6 or so (one per 5 s)", n)
+		}
+		h.send(cross("main-counter", edge.In, 1))
+		h.stop()
+		h.close()
+
+		h = newHarness(t, h.path)
+		defer h.close()
+		h.start()
+		defer h.stop()
+		if st := h.engine.Stats(); st.Doors[0].In != 31 {
+			t.Errorf("after a clean stop and restart: main in %d, want 31", st.Doors[0].In)
+		}
+	})
 }

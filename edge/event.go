@@ -39,6 +39,12 @@ func (k Kind) Local() bool {
 	return k == KindCardRead || k == KindScan || k == KindDoorCrossing
 }
 
+// fromTraffic reports whether the engine's traffic tracker produces events
+// of this kind (so its state must be committed with them).
+func (k Kind) fromTraffic() bool {
+	return k == KindFootfall || k == KindTraffic || k == KindTrafficDay || k == KindVisit
+}
+
 // Topic returns the kind's segment in uplink topics
 // (redcarpet/v1/{tenant}/{store}/up/{topic}).
 func (k Kind) Topic() string {
