@@ -388,6 +388,8 @@ func TestValidation(t *testing.T) {
 		{"days missing", `days = "mon-sat"`, ``, []string{"store.hours[0].days"}},
 		{"minute 60", `open = "08:00"`, `open = "08:60"`, []string{"store.hours[0].open"}},
 		{"no data dir", `dir = "/var/lib/redcarpet"`, ``, []string{"data.dir"}},
+		{"db key file", `dir = "/var/lib/redcarpet"`, "dir = \"/var/lib/redcarpet\"\ndb_key_file = \"/etc/redcarpet/db.key\"", nil},
+		{"db key is the card key", `dir = "/var/lib/redcarpet"`, "dir = \"/var/lib/redcarpet\"\ncard_key_file = \"/k/card.key\"\ndb_key_file = \"/k/./card.key\"", []string{"data.db_key_file"}},
 		{"no listen", `listen = "0.0.0.0:8080"`, ``, []string{"http.listen"}},
 		{"port too big", `listen = "0.0.0.0:8080"`, `listen = "0.0.0.0:70000"`, []string{"http.listen"}},
 		{"port by name", `listen = "0.0.0.0:8080"`, `listen = "0.0.0.0:http"`, []string{"http.listen"}},

@@ -46,13 +46,14 @@ func LoadTLS(brokerURL, caFile, certFile, keyFile string) (*tls.Config, error) {
 }
 
 // Logger returns a structured logger writing to w at the configured level
-// and format.
+// and format, rate-limited by NewRateLimit with DefaultRateOpts.
 func (l Log) Logger(w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(l.Level)) // validated
 	o := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, o)
 	if l.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, o))
+		h = slog.NewJSONHandler(w, o)
 	}
-	return slog.New(slog.NewTextHandler(w, o))
+	return slog.New(NewRateLimit(h, nil))
 }

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -78,6 +79,12 @@ type Data struct {
 	// pseudonyms (HMAC-SHA-256). Default <dir>/card.key, created with mode
 	// 0600 on first start.
 	CardKeyFile string `toml:"card_key_file"`
+	// DBKeyFile holds the AES-256 key (64 hex characters) sealing members'
+	// personal fields in the database. When systemd passes a credential
+	// named db.key (LoadCredential=db.key:…), $CREDENTIALS_DIRECTORY/db.key
+	// is used instead. Default <dir>/db.key, created with mode 0600 on
+	// first start. Never the card key: losing one must not expose the other.
+	DBKeyFile string `toml:"db_key_file"`
 	// OutboxQuotaMiB bounds the events queued for HQ during an outage.
 	// Beyond it the oldest exposure logs, then recognitions, are dropped
 	// and counted; footfall, device health and erasure acknowledgements
@@ -442,6 +449,9 @@ func (s *Store) validate(ps *problems) {
 func (d *Data) validate(ps *problems) {
 	if d.Dir == "" {
 		ps.add("data.dir", "is required")
+	}
+	if d.DBKeyFile != "" && d.CardKeyFile != "" && filepath.Clean(d.DBKeyFile) == filepath.Clean(d.CardKeyFile) {
+		ps.add("data.db_key_file", "%q is also data.card_key_file: use two files", d.DBKeyFile)
 	}
 	defInt(&d.OutboxQuotaMiB, 512)
 	intRange(ps, "data.outbox_quota_mib", d.OutboxQuotaMiB, 1, 1<<20)

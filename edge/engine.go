@@ -138,6 +138,7 @@ type Engine struct {
 	committed, commitErrors, ignored, dropped        atomic.Uint64
 	baskets, redemptions, abandoned, plays           atomic.Uint64
 	stats                                            atomic.Pointer[Stats]
+	beat                                             atomic.Int64 // Run's last loop, Unix ns (Alive)
 }
 
 type capKey struct{ member, offer, screen string }
@@ -203,6 +204,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer tick.Stop()
 	batch := make([]Event, 0, maxBatch)
 	for {
+		e.beat.Store(time.Now().UnixNano())
 		batch = batch[:0]
 		select {
 		case <-ctx.Done():

@@ -60,6 +60,7 @@ type daemonOpts struct {
 	// display wraps what the engine tells (the demo's simulated tills);
 	// nil: the signage server alone.
 	display func(edge.Display) edge.Display
+	notify  *notifier // systemd notifications (notify.go); nil: none
 }
 
 // daemon is the store gateway with every component wired once.
@@ -85,6 +86,7 @@ type daemon struct {
 	adminToken string
 
 	driverRun, engineRun, uplinkRun, downlinkRun, httpRun *task
+	notifyRun                                             *task // systemd notifications
 	started                                               time.Time
 }
 
@@ -155,6 +157,13 @@ func newDaemon(cfg *configs.Config, o daemonOpts) (*daemon, error) {
 	if db.compacted != "" {
 		d.log.Info(db.compacted)
 	}
+	if db.corrupt != nil {
+		d.log.Error("database corrupt: moved aside; a fresh one resynchronises from HQ, the events it still queued are lost",
+			"error", db.corrupt, "moved_to", db.corruptPath)
+	}
+	if db.sealed > 0 {
+		d.log.Info("sealed the personal fields of members stored in clear", "members", db.sealed)
+	}
 	laneTokens, adminToken, err := loadTokens(cfg)
 	if err != nil {
 		db.Close()
@@ -184,6 +193,7 @@ func newDaemon(cfg *configs.Config, o daemonOpts) (*daemon, error) {
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/", d.web.Handler())
+	mux.HandleFunc("GET "+backupPath, d.serveBackup)
 	d.handler = mux
 	if o.hardware {
 		drvs, err := d.hardware(mux)
@@ -220,7 +230,7 @@ func newDaemon(cfg *configs.Config, o daemonOpts) (*daemon, error) {
 	d.downlink = dl
 	d.uplink = uplink.New(db.outbox, uplink.Options{
 		Broker: h.Broker, ClientID: h.ClientID, Username: h.Username, Password: password, TLS: tlsCfg,
-		Tenant: cfg.Store.Tenant, Store: cfg.Store.ID, Version: Version,
+		Tenant: cfg.Store.Tenant, Store: cfg.Store.ID, Version: Version, Recovered: recoveredNote(db),
 		BatchMaxEvents: h.BatchMaxEvents, BatchMaxBytes: h.BatchMaxBytes, BatchMaxAge: h.BatchMaxAge.Duration,
 		InFlight: h.InFlight, BackoffMin: h.BackoffMin.Duration, BackoffMax: h.BackoffMax.Duration,
 		AckTimeout: h.AckTimeout.Duration, Logger: d.log,
@@ -253,6 +263,15 @@ func checkIdentity(c *tls.Config, storeID string) error {
 			leaf.Subject.CommonName, storeID)
 	}
 	return nil
+}
+
+// recoveredNote is what the state topic reports of a database found
+// corrupt at this start ("" when it was fine).
+func recoveredNote(db *database) string {
+	if db.corrupt == nil {
+		return ""
+	}
+	return "database replaced at start, resynchronising from HQ: " + db.corrupt.Error()
 }
 
 // forgetErased makes the engine forget members HQ erased before the
@@ -313,6 +332,7 @@ func (d *daemon) start() error {
 // events), engine (handles and commits what was queued), uplink, HTTP, and
 // finally the database.
 func (d *daemon) stop() error {
+	d.stopNotify()
 	errs := []error{d.driverRun.stop(), d.engineRun.stop()}
 	d.driverRun, d.engineRun = nil, nil
 	errs = append(errs, d.stopUplink(), d.httpRun.stop(), d.db.Close())
@@ -350,6 +370,7 @@ func (d *daemon) run(ctx context.Context) error {
 		d.db.Close()
 		return err
 	}
+	d.startNotify()
 	var failed error
 	select {
 	case <-ctx.Done():
@@ -521,7 +542,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	log := cfg.Log.Logger(stderr)
-	d, err := newDaemon(cfg, daemonOpts{logger: log, hardware: true})
+	n, err := newNotifier(os.Getenv, os.Getpid())
+	if err != nil {
+		return err
+	}
+	if n != nil {
+		defer n.close()
+	}
+	d, err := newDaemon(cfg, daemonOpts{logger: log, hardware: true, notify: n})
 	if err != nil {
 		return err
 	}

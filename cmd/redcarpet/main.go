@@ -4,9 +4,12 @@
 //	redcarpet run [-config FILE]            run the daemon
 //	redcarpet demo [flags]                  run a simulated store end to end
 //	redcarpet check-config FILE             validate a configuration
+//	redcarpet doctor [-config FILE]         check the gateway and say what to fix
 //	redcarpet devices [-json]               list the serial, input, GPIO and SPI devices
 //	redcarpet members import [flags] FILE   load members (CSV or JSON Lines)
 //	redcarpet offers import [flags] FILE    load offers (CSV or JSON Lines)
+//	redcarpet backup [-config FILE] -o FILE a consistent copy of the database, daemon running or not
+//	redcarpet restore [-config FILE] FILE   put a backup in place (daemon stopped)
 //	redcarpet version
 package main
 
@@ -38,9 +41,12 @@ commands:
   run [-config FILE]             run the store daemon (default config ` + DefaultConfig + `)
   demo [flags]                   run a simulated store, broker and HQ on this machine
   check-config FILE              validate a configuration file and exit
+  doctor [-config FILE]          check config, devices, disk, clock, broker and certificates
   devices [-json]                list serial ports, input devices, GPIO chips and SPI buses
   members import [flags] FILE    import members from CSV or JSON Lines
   offers import [flags] FILE     import offers from CSV or JSON Lines
+  backup [-config FILE] -o FILE  write a consistent copy of the database (daemon running or not)
+  restore [-config FILE] FILE    check a backup and put it in place (daemon stopped)
   version                        print the version
 
 Run 'redcarpet <command> -h' for a command's flags.
@@ -84,6 +90,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdDemo(ctx, rest, stdout, stderr)
 	case "check-config":
 		return cmdCheckConfig(rest, stdout)
+	case "doctor":
+		return cmdDoctor(ctx, rest, stdout, stderr)
 	case "devices":
 		return cmdDevices(rest, stdout, stderr)
 	case "members", "offers":
@@ -91,6 +99,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return usageError(fmt.Sprintf("usage: redcarpet %s import [flags] FILE", cmd))
 		}
 		return runImport(ctx, cmd, rest[1:], stdout, stderr)
+	case "backup":
+		return cmdBackup(ctx, rest, stdout, stderr)
+	case "restore":
+		return cmdRestore(rest, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "redcarpet %s (commit %s)\n", Version, Commit)
 		return nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"runtime"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,7 +16,7 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 }
 
 var (
-	descBuild          = desc("build_info", "Version and commit of the running daemon.", "version", "commit")
+	descBuild          = desc("build_info", "Version, commit and Go version of the running daemon (always 1).", "version", "commit", "goversion")
 	descInboxAccepted  = desc("engine_input_events_total", "Device events queued for the engine.")
 	descInboxFull      = desc("engine_input_full_total", "Sends that found the engine's input full and had to wait.")
 	descInboxLen       = desc("engine_input_queued", "Device events waiting for the engine.")
@@ -48,6 +49,7 @@ var (
 	descEventsSent     = desc("uplink_events_sent_total", "Events published, resends included.")
 	descEventsAcked    = desc("uplink_events_acked_total", "Events acknowledged by the broker and deleted from the outbox.")
 	descLastAck        = desc("uplink_last_ack_timestamp_seconds", "Time of the last PUBACK.")
+	descDBRecovered    = desc("database_recovered_total", "Corrupt database files moved aside and replaced by a fresh one at this start.")
 )
 
 // Describe implements prometheus.Collector.
@@ -61,11 +63,16 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge := func(d *prometheus.Desc, v float64, l ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, l...)
 	}
-	gauge(descBuild, 1, Version, Commit)
+	gauge(descBuild, 1, Version, Commit, runtime.Version())
 	in := c.d.inbox.Stats()
 	counter(descInboxAccepted, float64(in.Accepted))
 	counter(descInboxFull, float64(in.Full))
 	gauge(descInboxLen, float64(in.Len))
+	recovered := 0.0
+	if c.d.db.corrupt != nil {
+		recovered = 1
+	}
+	counter(descDBRecovered, recovered)
 
 	e := c.d.engine.Stats()
 	counter(descProcessed, float64(e.Processed))

@@ -46,7 +46,7 @@ func (s *Store) RecordPurchase(memberID string, at time.Time, categories []strin
 			}
 			m.Redeemed[id]++
 		}
-		nv, err := json.Marshal(&mv)
+		nv, err := s.encodeMember(&mv)
 		if err != nil {
 			return err
 		}

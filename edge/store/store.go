@@ -14,6 +14,8 @@
 // HMAC-SHA-256 under a per-store secret, truncated to 128 bits, with a
 // domain prefix so a card and a barcode with the same bytes never collide.
 // Without the secret the pseudonyms cannot be enumerated back to UIDs.
+// A member's personal fields are sealed with AES-256-GCM when the Store has
+// a seal key (Opts.SealKey; the format is described in seal.go).
 //
 // # Guarantees
 //
@@ -25,6 +27,7 @@
 package store
 
 import (
+	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/json"
@@ -67,16 +70,27 @@ type Store struct {
 	db       *bolt.DB
 	macs     sync.Pool // hash.Hash keyed with the store secret
 	offerVer atomic.Uint64
+	aead     cipher.AEAD // seals personal fields; nil: clear (seal.go)
 }
 
 // Open prepares the store's buckets in db. key is the per-store pseudonym
 // secret (at least MinKeyLen bytes); the same key must be used for the life
 // of the database, or cards stop matching.
-func Open(db *bolt.DB, key []byte) (*Store, error) {
+func Open(db *bolt.DB, key []byte) (*Store, error) { return OpenWith(db, key, nil) }
+
+// OpenWith is Open with options; a nil o is the zero Opts (no seal key).
+func OpenWith(db *bolt.DB, key []byte, o *Opts) (*Store, error) {
+	if o == nil {
+		o = &Opts{}
+	}
+	aead, err := newSealer(o.SealKey)
+	if err != nil {
+		return nil, fmt.Errorf("open member store: %w", err)
+	}
 	if len(key) < MinKeyLen {
 		return nil, fmt.Errorf("open member store: pseudonym key is %d bytes, need at least %d", len(key), MinKeyLen)
 	}
-	err := db.Update(func(tx *bolt.Tx) error {
+	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketMembers, bucketCards, bucketBarcodes, bucketOffers} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -88,7 +102,7 @@ func Open(db *bolt.DB, key []byte) (*Store, error) {
 		return nil, fmt.Errorf("open member store: %w", err)
 	}
 	k := append([]byte(nil), key...)
-	s := &Store{db: db}
+	s := &Store{db: db, aead: aead}
 	s.macs.New = func() any { return hmac.New(sha256.New, k) }
 	s.offerVer.Store(1)
 	return s, nil
@@ -125,6 +139,8 @@ type memberValue struct {
 	edge.Member
 	Cards    [][]byte `json:"card_keys,omitempty"`
 	Barcodes [][]byte `json:"barcode_keys,omitempty"`
+	// Sealed holds the personal fields, encrypted (seal.go).
+	Sealed []byte `json:"sealed,omitempty"`
 }
 
 // MemberByCard resolves a card UID.
@@ -136,7 +152,7 @@ func (s *Store) MemberByCard(uid []byte) (edge.Member, error) {
 		if id == nil {
 			return ErrNotFound
 		}
-		return getMember(tx, id, &m)
+		return s.getMember(tx, id, &m)
 	})
 	return m, err
 }
@@ -157,7 +173,7 @@ func (s *Store) MemberByBarcode(code string) (edge.Member, edge.ScanClass, error
 		if v[0] == barcodeList {
 			kind = edge.ScanList
 		}
-		return getMember(tx, v[1:], &m)
+		return s.getMember(tx, v[1:], &m)
 	})
 	return m, kind, err
 }
@@ -165,18 +181,18 @@ func (s *Store) MemberByBarcode(code string) (edge.Member, edge.ScanClass, error
 // Member returns a member by id.
 func (s *Store) Member(id string) (edge.Member, error) {
 	var m edge.Member
-	err := s.db.View(func(tx *bolt.Tx) error { return getMember(tx, []byte(id), &m) })
+	err := s.db.View(func(tx *bolt.Tx) error { return s.getMember(tx, []byte(id), &m) })
 	return m, err
 }
 
-func getMember(tx *bolt.Tx, id []byte, m *edge.Member) error {
+func (s *Store) getMember(tx *bolt.Tx, id []byte, m *edge.Member) error {
 	v := tx.Bucket(bucketMembers).Get(id)
 	if v == nil {
 		return ErrNotFound
 	}
 	var mv memberValue
-	if err := json.Unmarshal(v, &mv); err != nil {
-		return fmt.Errorf("decode member %s: %w", id, err)
+	if err := s.decodeMember(id, v, &mv); err != nil {
+		return err
 	}
 	*m = mv.Member
 	return nil
@@ -233,7 +249,7 @@ func (s *Store) putMember(tx *bolt.Tx, r *edge.MemberRecord) error {
 		}
 		mv.Barcodes = append(mv.Barcodes, k)
 	}
-	v, err := json.Marshal(&mv)
+	v, err := s.encodeMember(&mv)
 	if err != nil {
 		return err
 	}

@@ -595,7 +595,8 @@ var _ edge.Journal = (*Outbox)(nil)
 func DBOptions() *bolt.Options {
 	mmap := 256 << 20
 	if strconv.IntSize == 64 {
-		mmap = 8 << 30
+		big := int64(8 << 30) // a constant that int cannot hold on armv7
+		mmap = int(big)
 	}
 	return &bolt.Options{
 		Timeout:         time.Second,

@@ -56,6 +56,9 @@ type Options struct {
 
 	Tenant, Store string
 	Version       string // reported in the state topic
+	// Recovered, when set, is reported in the state topic (wire.State):
+	// the database was found corrupt at start and replaced.
+	Recovered string
 
 	BatchMaxEvents int           // default 200
 	BatchMaxBytes  int           // payload bytes per message; default 128 KiB
@@ -436,7 +439,7 @@ func (u *Uplink) pack(recs []outbox.Record) []message {
 // connect dials a new client. Every connection gets its own client: paho
 // clients are not safe to reuse after a disconnect.
 func (u *Uplink) connect(ctx context.Context, lost chan<- error) (mqtt.Client, error) {
-	will, _ := json.Marshal(wire.State{Online: false, Version: u.o.Version, Epoch: u.ob.Epoch()})
+	will, _ := json.Marshal(wire.State{Online: false, Version: u.o.Version, Epoch: u.ob.Epoch(), Recovered: u.o.Recovered})
 	opts := mqtt.NewClientOptions().
 		AddBroker(u.o.Broker).
 		SetClientID(u.o.ClientID).
@@ -477,7 +480,7 @@ func (u *Uplink) connect(ctx context.Context, lost chan<- error) (mqtt.Client, e
 // publishState publishes the retained state and waits for its PUBACK.
 func (u *Uplink) publishState(ctx context.Context, c mqtt.Client, online bool) error {
 	ob := u.ob.Stats()
-	st := wire.State{Online: online, Version: u.o.Version, Backlog: ob.Backlog, Epoch: ob.Epoch, Seq: ob.LastSeq, At: time.Now().UTC()}
+	st := wire.State{Online: online, Version: u.o.Version, Backlog: ob.Backlog, Epoch: ob.Epoch, Seq: ob.LastSeq, At: time.Now().UTC(), Recovered: u.o.Recovered}
 	if u.o.Downlink != nil {
 		st.Downlink = u.o.Downlink()
 	}

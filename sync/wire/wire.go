@@ -210,4 +210,8 @@ type State struct {
 	Seq      uint64    `json:"seq"`
 	Downlink uint64    `json:"downlink"`
 	At       time.Time `json:"at"`
+	// Recovered is set when the store found its database corrupt at its
+	// last start and replaced it by a fresh one (resynchronised from HQ):
+	// what was wrong. Events still queued in the old file were lost.
+	Recovered string `json:"recovered,omitempty"`
 }
