@@ -76,13 +76,7 @@ func cmdReport(args []string, stdout, stderr io.Writer, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
-	}
-	printRetailReport(stdout, rep)
-	return nil
+	return output(stdout, *asJSON, rep, func() { printRetailReport(stdout, rep) })
 }
 
 // reportPeriod resolves the -from and -to flags (checked days or "") to

@@ -66,12 +66,17 @@ func cmdStats(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
+	return output(stdout, *asJSON, rep, func() { printReport(stdout, rep) })
+}
+
+// output writes v as indented JSON when asJSON, else as text.
+func output(w io.Writer, asJSON bool, v any, text func()) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return enc.Encode(v)
 	}
-	printReport(stdout, rep)
+	text()
 	return nil
 }
 
